@@ -1,0 +1,44 @@
+//! The `polyrec` command-line tool: ingest and inspect data, embed texts, compute metrics
+//! and run the end-to-end flow. Each subcommand lives in its own module under `cmd/`.
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Language-model-enhanced multi-scenario, multi-task recommendation.
+#[derive(Debug, Parser)]
+#[command(name = "polyrec", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect or validate a data set described by a spec.
+    #[command(subcommand)]
+    Data(cmd::data::DataCommand),
+    /// Embed texts with a sentence-transformers model.
+    Embed(cmd::embed::EmbedArgs),
+    /// Compute metrics from a predictions file.
+    Metrics(cmd::metrics::MetricsArgs),
+    /// Run the end-to-end flow on MovieLens-100K with the default model.
+    Demo(cmd::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Data(c) => cmd::data::run(c),
+        Command::Embed(a) => cmd::embed::run(a),
+        Command::Metrics(a) => cmd::metrics::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! polyrec-data (being written).

