@@ -17,7 +17,7 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
     let x = Tensor::f_randn([256, 6], (Kind::Float, device))?;
     // Two tasks with a learnable relation to the inputs: a binary label and a real value.
     let y_like = x.f_sum_dim_intlist(1, false, Kind::Float)?.f_gt(0.0)?.f_to_kind(Kind::Float)?;
-    let y_value = (x.f_narrow(1, 0, 3)?.f_sum_dim_intlist(1, false, Kind::Float)? * 0.5)?;
+    let y_value = x.f_narrow(1, 0, 3)?.f_sum_dim_intlist(1, false, Kind::Float)? * 0.5;
 
     let vs = nn::VarStore::new(device);
     let model = SharedBottom::new(&vs.root(), 6, &["like", "value"], &SharedBottomConfig::default())?;
