@@ -1,0 +1,467 @@
+//! Readers for every supported format. Each produces a [`RawTable`]: a header and rows of
+//! text cells with their line numbers, plus the structural errors found on the way (wrong
+//! column count, invalid UTF-8, malformed JSON). Semantic checks happen in `dataset`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::spec::Format;
+use crate::{Error, Result, RowError};
+
+/// A table of text cells read from one file.
+#[derive(Debug, Default)]
+pub struct RawTable {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Column names (RecBole `name:type` headers are reduced to `name`).
+    pub header: Vec<String>,
+    buf: String,
+    cells: Vec<(u32, u32)>,
+    lines: Vec<usize>,
+    /// Rows rejected while reading (structure, encoding).
+    pub errors: Vec<RowError>,
+}
+
+impl RawTable {
+    /// Number of well-formed rows.
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Whether there are no well-formed rows.
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The line number of row `r`.
+    pub fn line(&self, r: usize) -> usize {
+        self.lines[r]
+    }
+
+    /// Cell `c` of row `r`.
+    pub fn cell(&self, r: usize, c: usize) -> &str {
+        let (s, e) = self.cells[r * self.header.len() + c];
+        &self.buf[s as usize..e as usize]
+    }
+
+    /// All cells of row `r`, in header order.
+    pub fn row(&self, r: usize) -> Vec<&str> {
+        (0..self.header.len()).map(|c| self.cell(r, c)).collect()
+    }
+
+    /// Rows read plus rows rejected while reading.
+    pub fn total_rows(&self) -> usize {
+        self.lines.len() + self.errors.len()
+    }
+
+    fn push_row<'a>(&mut self, line: usize, fields: impl Iterator<Item = &'a str>) {
+        for f in fields {
+            let s = self.buf.len() as u32;
+            self.buf.push_str(f);
+            self.cells.push((s, self.buf.len() as u32));
+        }
+        self.lines.push(line);
+    }
+}
+
+/// Reads the whole file, decompressing `.gz` transparently.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::io(path, e))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Reads a table in the given format (or the one its name suggests).
+pub fn read_table(path: &Path, format: Option<Format>) -> Result<RawTable> {
+    let format = format.or_else(|| Format::from_path(path)).ok_or_else(|| {
+        Error::spec(
+            path,
+            "cannot tell the format from the file name; set `format`",
+        )
+    })?;
+    match format {
+        Format::Parquet => read_parquet(path),
+        _ => {
+            let bytes = read_bytes(path)?;
+            parse_table(&bytes, path, format)
+        }
+    }
+}
+
+/// Parses in-memory bytes of a text format. Never panics, whatever the bytes.
+pub fn parse_table(bytes: &[u8], path: &Path, format: Format) -> Result<RawTable> {
+    match format {
+        Format::Atomic | Format::Tsv => Ok(parse_delimited(
+            bytes,
+            path,
+            b'\t',
+            true,
+            format == Format::Atomic,
+        )),
+        Format::Headerless => Ok(parse_delimited(bytes, path, b'\t', false, false)),
+        Format::Csv => parse_csv(bytes, path),
+        Format::Jsonl => Ok(parse_jsonl(bytes, path)),
+        Format::Parquet => Err(Error::spec(path, "parquet data must be read from a file")),
+    }
+}
+
+fn lines_of(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut start = 0usize;
+    let mut n = 0usize;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let mut line = &bytes[start..end];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        start = end + 1;
+        n += 1;
+        Some((n, line))
+    })
+}
+
+fn parse_delimited(
+    bytes: &[u8],
+    path: &Path,
+    delim: u8,
+    has_header: bool,
+    atomic: bool,
+) -> RawTable {
+    let mut t = RawTable {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut lines = lines_of(bytes).filter(|(_, l)| !l.is_empty());
+    let mut width = None;
+    if has_header {
+        if let Some((n, l)) = lines.next() {
+            match std::str::from_utf8(l) {
+                Ok(h) => {
+                    t.header = h
+                        .split(delim as char)
+                        .map(|c| {
+                            if atomic {
+                                c.split(':').next().unwrap_or(c)
+                            } else {
+                                c
+                            }
+                            .trim()
+                            .to_string()
+                        })
+                        .collect();
+                    width = Some(t.header.len());
+                }
+                Err(e) => t.errors.push(RowError::new(
+                    path,
+                    n,
+                    "",
+                    String::from_utf8_lossy(l),
+                    format!("header is not valid UTF-8 ({e})"),
+                )),
+            }
+        }
+    }
+    let mut split_ws = false;
+    for (n, l) in lines {
+        let text = match std::str::from_utf8(l) {
+            Ok(s) => s,
+            Err(e) => {
+                t.errors.push(RowError::new(
+                    path,
+                    n,
+                    "",
+                    String::from_utf8_lossy(l),
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                ));
+                continue;
+            }
+        };
+        if width.is_none() {
+            // Headerless: the first row fixes the width; tabs if present, else whitespace.
+            split_ws = !text.contains('\t');
+            let w = if split_ws {
+                text.split_whitespace().count()
+            } else {
+                text.split('\t').count()
+            };
+            t.header = (0..w).map(|i| i.to_string()).collect();
+            width = Some(w);
+        }
+        let w = width.unwrap_or(0);
+        let count = if split_ws {
+            text.split_whitespace().count()
+        } else {
+            text.split(delim as char).count()
+        };
+        if count != w {
+            t.errors.push(RowError::new(
+                path,
+                n,
+                "",
+                text,
+                format!("expected {w} columns, found {count}"),
+            ));
+            continue;
+        }
+        if split_ws {
+            t.push_row(n, text.split_whitespace());
+        } else {
+            t.push_row(n, text.split(delim as char));
+        }
+    }
+    t
+}
+
+fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let mut t = RawTable {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    let mut first = true;
+    loop {
+        let line = rdr.position().line() as usize;
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line() as usize);
+                t.errors.push(RowError::new(
+                    path,
+                    line,
+                    "",
+                    "",
+                    format!("malformed CSV: {e}"),
+                ));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map_or(line, |p| p.line() as usize);
+        let mut fields = Vec::with_capacity(rec.len());
+        let mut bad = None;
+        for (i, f) in rec.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(s) => fields.push(s),
+                Err(e) => {
+                    bad = Some((i, String::from_utf8_lossy(f).into_owned(), e.valid_up_to()));
+                    break;
+                }
+            }
+        }
+        if let Some((i, v, at)) = bad {
+            let field = t.header.get(i).cloned().unwrap_or_else(|| i.to_string());
+            t.errors.push(RowError::new(
+                path,
+                line,
+                field,
+                v,
+                format!("invalid UTF-8 at byte {at}"),
+            ));
+            continue;
+        }
+        if first {
+            t.header = fields.iter().map(|s| s.trim().to_string()).collect();
+            first = false;
+            continue;
+        }
+        if fields.len() != t.header.len() {
+            let w = t.header.len();
+            let raw = fields.join(",");
+            t.errors.push(RowError::new(
+                path,
+                line,
+                "",
+                raw,
+                format!("expected {w} columns, found {}", fields.len()),
+            ));
+            continue;
+        }
+        t.push_row(line, fields.into_iter());
+    }
+    Ok(t)
+}
+
+fn json_cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a.iter().map(json_cell).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+fn parse_jsonl(bytes: &[u8], path: &Path) -> RawTable {
+    let mut t = RawTable {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut rows: Vec<(usize, serde_json::Map<String, serde_json::Value>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (n, l) in lines_of(bytes) {
+        if l.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let text = match std::str::from_utf8(l) {
+            Ok(s) => s,
+            Err(e) => {
+                t.errors.push(RowError::new(
+                    path,
+                    n,
+                    "",
+                    String::from_utf8_lossy(l),
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                ));
+                continue;
+            }
+        };
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(m)) => {
+                for k in m.keys() {
+                    if !index.contains_key(k) {
+                        index.insert(k.clone(), t.header.len());
+                        t.header.push(k.clone());
+                    }
+                }
+                rows.push((n, m));
+            }
+            Ok(_) => t
+                .errors
+                .push(RowError::new(path, n, "", text, "expected a JSON object")),
+            Err(e) => t.errors.push(RowError::new(
+                path,
+                n,
+                "",
+                text,
+                format!("malformed JSON: {e}"),
+            )),
+        }
+    }
+    for (n, m) in rows {
+        let mut cells = vec![String::new(); t.header.len()];
+        for (k, v) in &m {
+            if let Some(&i) = index.get(k) {
+                cells[i] = json_cell(v);
+            }
+        }
+        t.push_row(n, cells.iter().map(String::as_str));
+    }
+    t
+}
+
+#[cfg(feature = "parquet")]
+fn read_parquet(path: &Path) -> Result<RawTable> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::DataType;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let perr = |m: String| Error::spec(path, format!("parquet: {m}"));
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| perr(e.to_string()))?
+        .build()
+        .map_err(|e| perr(e.to_string()))?;
+    let mut t = RawTable {
+        file: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut record = 0usize;
+    for batch in reader {
+        let batch = batch.map_err(|e| perr(e.to_string()))?;
+        if t.header.is_empty() {
+            t.header = batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+        }
+        let cols: Vec<_> = batch
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::cast(c, &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| perr(e.to_string()))?;
+        for r in 0..batch.num_rows() {
+            record += 1;
+            let cells: Vec<&str> = cols
+                .iter()
+                .map(|c| {
+                    if c.is_null(r) {
+                        ""
+                    } else {
+                        c.as_string::<i32>().value(r)
+                    }
+                })
+                .collect();
+            t.push_row(record, cells.into_iter());
+        }
+    }
+    Ok(t)
+}
+
+#[cfg(not(feature = "parquet"))]
+fn read_parquet(path: &Path) -> Result<RawTable> {
+    Err(Error::spec(
+        path,
+        "this build of polyrec-data has no Parquet support (feature `parquet`)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_header_types_are_stripped_and_bad_rows_reported() {
+        let text = b"user_id:token\titem_id:token\trating:float\n1\t2\t3\n4\t5\n\xff\t1\t1\n";
+        let t = parse_table(text, Path::new("x.inter"), Format::Atomic).unwrap_or_default();
+        assert_eq!(t.header, ["user_id", "item_id", "rating"]);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.row(0), ["1", "2", "3"]);
+        assert_eq!(t.errors.len(), 2);
+        assert_eq!(t.errors[0].line, 3);
+        assert!(t.errors[0].reason.contains("expected 3 columns, found 2"));
+        assert_eq!(t.errors[1].line, 4);
+        assert!(t.errors[1].reason.contains("invalid UTF-8"));
+        assert_eq!(t.total_rows(), 3);
+    }
+
+    #[test]
+    fn csv_quotes_and_line_numbers() {
+        let text = b"a,b\n1,\"x, \"\"y\"\"\"\n2,\"multi\nline\"\n3\n";
+        let t = parse_table(text, Path::new("x.csv"), Format::Csv).unwrap_or_default();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.cell(0, 1), "x, \"y\"");
+        assert_eq!(t.cell(1, 1), "multi\nline");
+        assert_eq!(t.errors.len(), 1);
+        assert_eq!(t.errors[0].line, 5);
+    }
+
+    #[test]
+    fn jsonl_union_of_keys() {
+        let text = b"{\"u\": 1, \"g\": [\"a\", \"b\"]}\n{\"u\": 2, \"t\": null}\nnot json\n";
+        let t = parse_table(text, Path::new("x.jsonl"), Format::Jsonl).unwrap_or_default();
+        assert_eq!(t.header, ["g", "u", "t"]);
+        assert_eq!(t.row(0), ["a b", "1", ""]);
+        assert_eq!(t.errors[0].line, 3);
+    }
+}

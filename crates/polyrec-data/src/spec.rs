@@ -1,0 +1,478 @@
+//! Dataset specs: which files, their format, the role of each column, how texts, labels
+//! and scenarios are derived. Loaded from TOML with unknown keys rejected.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A whole dataset description. See `docs/data-format.md` for every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// Name of the dataset, used in reports and cache keys.
+    pub name: String,
+    /// Folder that relative file paths resolve against. `${VAR}` expands environment
+    /// variables; a relative folder resolves against the spec file's folder. Default: the
+    /// spec file's folder.
+    #[serde(default)]
+    pub data_dir: Option<String>,
+    /// What to do with an invalid row.
+    #[serde(default)]
+    pub on_error: ErrorPolicy,
+    /// With `on_error = "skip"`: where rejected rows are written (TSV). Default:
+    /// `<name>.rejects.tsv` in the current directory.
+    #[serde(default)]
+    pub reject_file: Option<PathBuf>,
+    /// The interaction log.
+    pub interactions: InteractionSpec,
+    /// The user catalog, if any.
+    #[serde(default)]
+    pub users: Option<EntityFileSpec>,
+    /// The item catalog, if any. Without one, items are the ids seen in interactions.
+    #[serde(default)]
+    pub items: Option<EntityFileSpec>,
+    /// How each interaction's scenario is derived. Default: one scenario, `all`.
+    #[serde(default)]
+    pub scenario: Option<ScenarioSpec>,
+    /// The tasks, in order.
+    pub tasks: Vec<TaskSpec>,
+    /// Knowledge-graph triples and item-entity links.
+    #[serde(default)]
+    pub kg: Option<KgSpec>,
+    /// User-user edges (friendships, follows).
+    #[serde(default)]
+    pub social: Option<SocialSpec>,
+}
+
+/// Policy for invalid rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorPolicy {
+    /// Stop with the first errors (at most [`crate::MAX_REPORTED_ERRORS`] are reported).
+    #[default]
+    Fail,
+    /// Continue; every rejected row goes to the reject file, and counts are reported.
+    Skip,
+}
+
+/// File formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// RecBole atomic files: tab-separated, header of `name:type` pairs.
+    Atomic,
+    /// Comma-separated values with a header row (RFC 4180 quoting).
+    Csv,
+    /// Tab-separated values with a header row (no quoting).
+    Tsv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet (feature `parquet`).
+    Parquet,
+    /// Whitespace/tab-separated columns without a header; columns are named `0`, `1`, ...
+    Headerless,
+}
+
+impl Format {
+    /// Guesses the format from a file name (a trailing `.gz` is ignored).
+    pub fn from_path(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let ext = name.rsplit('.').next()?;
+        Some(match ext {
+            "inter" | "user" | "item" | "kg" | "link" | "net" => Self::Atomic,
+            "csv" => Self::Csv,
+            "tsv" | "dat" => Self::Tsv,
+            "jsonl" | "ndjson" | "json" => Self::Jsonl,
+            "parquet" | "brotli" => Self::Parquet,
+            "txt" => Self::Headerless,
+            _ => return None,
+        })
+    }
+}
+
+/// A file reference with an optional explicit format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Path, relative to the data folder unless absolute.
+    pub path: String,
+    /// Format; guessed from the extension when absent.
+    #[serde(default)]
+    pub format: Option<Format>,
+}
+
+/// The interaction log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionSpec {
+    /// The file.
+    #[serde(flatten)]
+    pub file: FileSpec,
+    /// The user id column. Absent: every row is its own anonymous user (`row<line>`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The item id column.
+    pub item: String,
+    /// The timestamp column (seconds), if any.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Text attached to each interaction (e.g. a review), as a template.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// A user or item catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityFileSpec {
+    /// The file; absent for items means "derive items from the interaction log".
+    #[serde(flatten, default)]
+    pub file: Option<FileSpec>,
+    /// The id column.
+    pub id: String,
+    /// Display name template, e.g. `"{movie_title} ({release_year})"`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Free-text template, e.g. `"{movie_title} ({release_year}). Genres: {class}"`.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Categorical attribute columns (vocabulary with an out-of-vocabulary bucket).
+    #[serde(default)]
+    pub categorical: Vec<String>,
+    /// Numeric attribute columns (missing values become NaN).
+    #[serde(default)]
+    pub numeric: Vec<String>,
+}
+
+/// Where a value is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The interaction row.
+    #[default]
+    Interaction,
+    /// The row of the interaction's user in the user catalog.
+    User,
+    /// The row of the interaction's item in the item catalog.
+    Item,
+}
+
+/// How scenarios are derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// Where the field is.
+    #[serde(default)]
+    pub from: Source,
+    /// The field.
+    pub field: String,
+    /// Numeric buckets, in increasing order; a value goes to the first bucket whose `max`
+    /// is >= the value (a bucket without `max` takes the rest). Without buckets every
+    /// distinct value is a scenario.
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+}
+
+/// A named numeric range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Scenario name.
+    pub name: String,
+    /// Inclusive upper bound; absent for the last, open bucket.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// Task kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKindSpec {
+    /// 0/1 label.
+    Binary,
+    /// Real-valued label.
+    Regression,
+    /// Class index label; classes are the distinct values, sorted.
+    Multiclass,
+}
+
+/// One task and how its label is derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// Task name.
+    pub name: String,
+    /// Task kind.
+    pub kind: TaskKindSpec,
+    /// Where the field is.
+    #[serde(default)]
+    pub from: Source,
+    /// The field the label comes from.
+    pub field: String,
+    /// Binary rule on a numeric field: label = value `op` `threshold`.
+    #[serde(default)]
+    pub rule: Option<Rule>,
+    /// Binary rule on a categorical field: label = (value == `positive`).
+    #[serde(default)]
+    pub positive: Option<String>,
+    /// Accepted range of the raw value (inclusive); outside it the row is rejected.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+}
+
+/// A numeric comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// One of `>=`, `>`, `<=`, `<`, `==`, `!=`.
+    pub op: String,
+    /// The threshold.
+    pub threshold: f64,
+}
+
+impl Rule {
+    pub(crate) fn apply(&self, v: f64) -> Option<bool> {
+        Some(match self.op.as_str() {
+            ">=" => v >= self.threshold,
+            ">" => v > self.threshold,
+            "<=" => v <= self.threshold,
+            "<" => v < self.threshold,
+            "==" => v == self.threshold,
+            "!=" => v != self.threshold,
+            _ => return None,
+        })
+    }
+}
+
+/// Knowledge-graph files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KgSpec {
+    /// Triples file.
+    pub triples: FileSpec,
+    /// Columns of head, relation and tail.
+    #[serde(default = "default_triple_columns")]
+    pub columns: [String; 3],
+    /// Item-to-entity links file.
+    pub links: FileSpec,
+    /// Columns of item id and entity id in the links file.
+    #[serde(default = "default_link_columns")]
+    pub link_columns: [String; 2],
+    /// If given, only these relations are allowed; others are rejected rows.
+    #[serde(default)]
+    pub relations: Option<Vec<String>>,
+    /// Optional entity names file (entity id, name).
+    #[serde(default)]
+    pub entity_names: Option<FileSpec>,
+}
+
+fn default_triple_columns() -> [String; 3] {
+    ["head_id".into(), "relation_id".into(), "tail_id".into()]
+}
+fn default_link_columns() -> [String; 2] {
+    ["item_id".into(), "entity_id".into()]
+}
+
+/// User-user edges.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocialSpec {
+    /// The file.
+    #[serde(flatten)]
+    pub file: FileSpec,
+    /// Source user column.
+    pub user: String,
+    /// Target user column.
+    pub friend: String,
+}
+
+impl DatasetSpec {
+    /// Parses a spec from TOML text; `origin` names it in errors and anchors relative paths.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
+        let spec: Self = toml::from_str(text).map_err(|e| Error::spec(origin, e.to_string()))?;
+        spec.check(origin)?;
+        Ok(spec)
+    }
+
+    /// Reads and parses a spec file.
+    pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, path)
+    }
+
+    fn check(&self, origin: &Path) -> Result<()> {
+        if self.tasks.is_empty() {
+            return Err(Error::spec(
+                origin,
+                "at least one [[tasks]] entry is needed",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for t in &self.tasks {
+            if !names.insert(&t.name) {
+                return Err(Error::spec(
+                    origin,
+                    format!("task `{}` is defined twice", t.name),
+                ));
+            }
+            if let Some(r) = &t.rule {
+                if r.apply(0.0).is_none() {
+                    return Err(Error::spec(
+                        origin,
+                        format!(
+                            "task `{}`: unknown rule op `{}` (use >=, >, <=, <, ==, !=)",
+                            t.name, r.op
+                        ),
+                    ));
+                }
+            }
+            if t.from == Source::User && self.users.is_none() {
+                return Err(Error::spec(
+                    origin,
+                    format!(
+                        "task `{}` reads the user catalog, but there is no [users]",
+                        t.name
+                    ),
+                ));
+            }
+        }
+        if let Some(s) = &self.scenario {
+            if s.from == Source::User && self.users.is_none() {
+                return Err(Error::spec(
+                    origin,
+                    "scenario reads the user catalog, but there is no [users]",
+                ));
+            }
+            let open = s.buckets.iter().filter(|b| b.max.is_none()).count();
+            if open > 1 || s.buckets.iter().rev().skip(1).any(|b| b.max.is_none()) {
+                return Err(Error::spec(
+                    origin,
+                    "only the last scenario bucket may omit `max`",
+                ));
+            }
+        }
+        if let Some(items) = &self.items {
+            if items.file.is_none() && (!items.categorical.is_empty() || !items.numeric.is_empty())
+            {
+                // Attributes are then read from the interaction rows: allowed.
+            }
+        }
+        Ok(())
+    }
+
+    /// The folder relative paths resolve against, given the spec file's location and an
+    /// optional override (which wins).
+    pub fn resolve_data_dir(&self, spec_path: &Path, overridden: Option<&Path>) -> Result<PathBuf> {
+        if let Some(dir) = overridden {
+            return Ok(dir.to_path_buf());
+        }
+        let base = spec_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let Some(raw) = &self.data_dir else {
+            return Ok(base);
+        };
+        let expanded = expand_env(raw).map_err(|var| {
+            Error::spec(
+                spec_path,
+                format!("data_dir `{raw}` uses ${{{var}}}, which is not set"),
+            )
+        })?;
+        let p = PathBuf::from(expanded);
+        Ok(if p.is_absolute() { p } else { base.join(p) })
+    }
+
+    /// A stable digest of the spec (for cache keys).
+    pub fn digest(&self) -> String {
+        let text = toml::to_string(self).unwrap_or_default();
+        crate::cache::hex_digest(text.as_bytes())
+    }
+}
+
+/// Expands `${VAR}`; returns the name of the first unset variable as the error.
+fn expand_env(raw: &str) -> std::result::Result<String, String> {
+    let mut out = String::new();
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return Ok(out);
+        };
+        let var = &after[..end];
+        match std::env::var(var) {
+            Ok(v) => out.push_str(&v),
+            Err(_) => return Err(var.to_string()),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A `{field}` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Template {
+    parts: Vec<(String, Option<usize>)>,
+}
+
+impl Template {
+    /// Compiles a template against a header: each `{name}` must be a column.
+    pub(crate) fn compile(text: &str, header: &[String], file: &Path) -> Result<Self> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let name = &rest[open + 1..open + close];
+            let idx =
+                header
+                    .iter()
+                    .position(|h| h == name)
+                    .ok_or_else(|| Error::MissingColumn {
+                        file: file.to_path_buf(),
+                        column: name.to_string(),
+                        available: header.join(", "),
+                    })?;
+            parts.push((rest[..open].to_string(), None));
+            parts.push((String::new(), Some(idx)));
+            rest = &rest[open + close + 1..];
+        }
+        parts.push((rest.to_string(), None));
+        Ok(Self { parts })
+    }
+
+    /// Renders with the row's fields; `None` when every referenced field is empty.
+    pub(crate) fn render(&self, fields: &[&str]) -> Option<String> {
+        let mut out = String::new();
+        let mut any = false;
+        for (lit, idx) in &self.parts {
+            out.push_str(lit);
+            if let Some(i) = idx {
+                let v = fields.get(*i).map(|s| s.trim()).unwrap_or("");
+                any |= !v.is_empty();
+                out.push_str(v);
+            }
+        }
+        any.then(|| out.trim().to_string())
+    }
+}
+
+/// Column name -> index lookup with a clear error.
+pub(crate) fn column(header: &[String], name: &str, file: &Path) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| Error::MissingColumn {
+            file: file.to_path_buf(),
+            column: name.to_string(),
+            available: header.join(", "),
+        })
+}
