@@ -1,10 +1,70 @@
-//! `polyrec embed`.
+//! `polyrec embed`: texts in, a float32 `[n, dim]` .npy out.
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io};
+use polyrec::rank::DeviceRequest;
 
 /// Arguments of `polyrec embed`.
 #[derive(Debug, clap::Args)]
-pub struct EmbedArgs {}
+pub struct EmbedArgs {
+    /// Texts: JSON Lines of strings, or one text per line for a `.txt` file.
+    #[arg(long)]
+    input: PathBuf,
+    /// Output .npy (float32, C order, shape [n, dim]); row i is input line i.
+    #[arg(long)]
+    output: PathBuf,
+    /// A sentence-transformers model folder (default: all-MiniLM-L6-v2 from the set-up).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Texts per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// `auto`, `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Half precision (CUDA only).
+    #[arg(long)]
+    half: bool,
+    /// Intra-op CPU threads for libtorch.
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Embedding cache folder: repeated texts are not recomputed.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
 
-pub fn run(_args: EmbedArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`polyrec embed` is being written")
+pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
+    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let model = match a.model {
+        Some(m) => m,
+        None => default_model_dir().context("no --model given and the default model is not installed (run scripts/setup.sh)")?,
+    };
+    let texts = io::read_texts(&a.input)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let options = EncoderOptions { device, batch_size: a.batch_size.max(1), half: a.half, threads: a.threads };
+    let encoder = SentenceEncoder::load(&model, options)?;
+    let start = Instant::now();
+    let emb = match &a.cache_dir {
+        Some(dir) => {
+            let mut cache = EmbeddingCache::open(dir, &encoder);
+            let (emb, stats) = cache.encode(&encoder, &refs)?;
+            eprintln!("cache: {} computed, {} from cache{}", stats.computed, stats.hits, if stats.rebuilt { " (corrupt cache rebuilt)" } else { "" });
+            emb
+        }
+        None => encoder.encode(&refs)?,
+    };
+    let secs = start.elapsed().as_secs_f64();
+    io::write_npy(&a.output, &emb)?;
+    eprintln!(
+        "embedded {} texts into [{}, {}] on {device:?} in {secs:.2} s ({:.1} texts/s) -> {}",
+        emb.len(),
+        emb.len(),
+        encoder.dim(),
+        emb.len() as f64 / secs.max(1e-9),
+        a.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,223 @@
+//! Model configuration, mirroring the files of a sentence-transformers model folder.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// `config.json` of a BERT-family checkpoint (the fields the encoder uses).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: i64,
+    /// Hidden width.
+    pub hidden_size: i64,
+    /// Transformer layers.
+    pub num_hidden_layers: i64,
+    /// Attention heads.
+    pub num_attention_heads: i64,
+    /// Feed-forward width.
+    pub intermediate_size: i64,
+    /// Position embeddings.
+    pub max_position_embeddings: i64,
+    /// Token type embeddings.
+    #[serde(default = "default_type_vocab")]
+    pub type_vocab_size: i64,
+    /// Layer-norm epsilon.
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+    /// Activation: `gelu`, `gelu_new`/`gelu_pytorch_tanh` (tanh approximation) or `relu`.
+    #[serde(default = "default_act")]
+    pub hidden_act: String,
+    /// Padding token id.
+    #[serde(default)]
+    pub pad_token_id: i64,
+    /// Model type (`bert`, ...), informative.
+    #[serde(default)]
+    pub model_type: Option<String>,
+}
+
+fn default_type_vocab() -> i64 {
+    2
+}
+fn default_eps() -> f64 {
+    1e-12
+}
+fn default_act() -> String {
+    "gelu".into()
+}
+
+impl BertConfig {
+    fn check(&self, path: &Path) -> Result<()> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+        ];
+        if let Some((k, v)) = positive.iter().find(|(_, v)| *v <= 0) {
+            return Err(Error::model(
+                path,
+                format!("`{k}` must be positive, found {v}"),
+            ));
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(Error::model(
+                path,
+                format!(
+                    "hidden_size {} is not a multiple of num_attention_heads {}",
+                    self.hidden_size, self.num_attention_heads
+                ),
+            ));
+        }
+        if !matches!(
+            self.hidden_act.as_str(),
+            "gelu" | "gelu_new" | "gelu_pytorch_tanh" | "relu"
+        ) {
+            return Err(Error::model(
+                path,
+                format!("unsupported hidden_act `{}`", self.hidden_act),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Pooling strategy (`1_Pooling/config.json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// Mean of token embeddings over the attention mask.
+    Mean,
+    /// The first ([CLS]) token.
+    Cls,
+    /// Element-wise max over unmasked tokens.
+    Max,
+}
+
+#[derive(Debug, Deserialize)]
+struct PoolingFile {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct SentenceBertFile {
+    #[serde(default)]
+    max_seq_length: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModuleEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    path: String,
+}
+
+/// Everything the encoder reads from a model folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelFiles {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The transformer's configuration.
+    pub bert: BertConfig,
+    /// Tokens per text after truncation.
+    pub max_seq_length: usize,
+    /// Pooling.
+    pub pooling: Pooling,
+    /// Whether embeddings are L2-normalised (a Normalize module is listed).
+    pub normalize: bool,
+    /// The weights file.
+    pub weights: PathBuf,
+    /// The tokenizer file.
+    pub tokenizer: PathBuf,
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::model(path, "file is missing"),
+        _ => Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        },
+    })?;
+    serde_json::from_str(&text).map_err(|e| Error::model(path, format!("malformed JSON: {e}")))
+}
+
+impl ModelFiles {
+    /// Reads and checks a sentence-transformers folder (or a plain BERT folder with
+    /// `config.json`, `model.safetensors` and `tokenizer.json`, pooled by mean).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(Error::model(dir, "model folder not found"));
+        }
+        let config_path = dir.join("config.json");
+        let bert: BertConfig = read_json(&config_path)?;
+        bert.check(&config_path)?;
+        let weights = dir.join("model.safetensors");
+        if !weights.is_file() {
+            return Err(Error::model(
+                &weights,
+                "file is missing (only safetensors weights are read)",
+            ));
+        }
+        let tokenizer = dir.join("tokenizer.json");
+        if !tokenizer.is_file() {
+            return Err(Error::model(&tokenizer, "file is missing"));
+        }
+        let modules_path = dir.join("modules.json");
+        let modules: Vec<ModuleEntry> = if modules_path.exists() {
+            read_json(&modules_path)?
+        } else {
+            Vec::new()
+        };
+        let normalize = modules.iter().any(|m| m.kind.ends_with("Normalize"));
+        let pooling = match modules.iter().find(|m| m.kind.ends_with("Pooling")) {
+            Some(m) => {
+                let p = dir.join(&m.path).join("config.json");
+                let f: PoolingFile = read_json(&p)?;
+                match (
+                    f.pooling_mode_mean_tokens,
+                    f.pooling_mode_cls_token,
+                    f.pooling_mode_max_tokens,
+                ) {
+                    (true, false, false) => Pooling::Mean,
+                    (false, true, false) => Pooling::Cls,
+                    (false, false, true) => Pooling::Max,
+                    _ => {
+                        return Err(Error::model(
+                            p,
+                            "exactly one of mean, cls or max pooling must be set",
+                        ));
+                    }
+                }
+            }
+            None => Pooling::Mean,
+        };
+        let sb = dir.join("sentence_bert_config.json");
+        let max_seq_length = if sb.exists() {
+            read_json::<SentenceBertFile>(&sb)?.max_seq_length
+        } else {
+            None
+        }
+        .unwrap_or(bert.max_position_embeddings as usize)
+        .min(bert.max_position_embeddings as usize);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            bert,
+            max_seq_length,
+            pooling,
+            normalize,
+            weights,
+            tokenizer,
+        })
+    }
+}

@@ -1,0 +1,291 @@
+//! The sentence encoder: tokenizer + BERT + pooling (+ normalisation), batched by length.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+use tch::{Device, Kind, Tensor, nn};
+use tokenizers::Tokenizer;
+
+use crate::bert::BertModel;
+use crate::config::{ModelFiles, Pooling};
+use crate::{Embeddings, Error, Result, TextEncoder};
+
+/// Options of a [`SentenceEncoder`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderOptions {
+    /// Where the model runs.
+    pub device: Device,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+    /// Run in half precision (CUDA only; ignored on the CPU).
+    pub half: bool,
+    /// Intra-op threads for libtorch on the CPU (`None`: libtorch's default).
+    pub threads: Option<i32>,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        Self {
+            device: Device::cuda_if_available(),
+            batch_size: 64,
+            half: false,
+            threads: None,
+        }
+    }
+}
+
+/// Token ids of one text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokens {
+    /// Input ids with special tokens, truncated at the model's max_seq_length.
+    pub ids: Vec<u32>,
+}
+
+/// A sentence-transformers model on libtorch.
+pub struct SentenceEncoder {
+    files: ModelFiles,
+    tokenizer: Tokenizer,
+    vs: nn::VarStore,
+    model: BertModel,
+    options: EncoderOptions,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for SentenceEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentenceEncoder")
+            .field("dir", &self.files.dir)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl SentenceEncoder {
+    /// Loads a model folder.
+    pub fn load(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<Self> {
+        let files = ModelFiles::from_dir(dir)?;
+        if let Some(t) = options.threads {
+            tch::set_num_threads(t);
+        }
+        let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
+            .map_err(|e| Error::model(&files.tokenizer, format!("cannot load tokenizer: {e}")))?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(tokenizers::TruncationParams {
+                max_length: files.max_seq_length,
+                ..Default::default()
+            }))
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut vs = nn::VarStore::new(options.device);
+        let model = BertModel::new(&vs.root(), &files.bert);
+        load_weights(&mut vs, &files.weights)?;
+        if options.half && options.device.is_cuda() {
+            vs.half();
+        }
+        vs.freeze();
+        let fingerprint = fingerprint(&files)?;
+        Ok(Self {
+            files,
+            tokenizer,
+            vs,
+            model,
+            options,
+            fingerprint,
+        })
+    }
+
+    /// The files it was loaded from.
+    pub fn files(&self) -> &ModelFiles {
+        &self.files
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &EncoderOptions {
+        &self.options
+    }
+
+    /// The variable store (for fine-tuning: see [`SentenceEncoder::unfreeze_top_layers`]).
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// Makes the top `k` transformer layers trainable (all others stay frozen);
+    /// `k = 0` freezes everything. Returns the number of trainable tensors.
+    pub fn unfreeze_top_layers(&mut self, k: usize) -> usize {
+        self.vs.freeze();
+        let n = self.model.num_layers();
+        let first = n.saturating_sub(k);
+        let mut count = 0;
+        for (name, t) in self.vs.variables() {
+            let layer = name
+                .strip_prefix("encoder.layer.")
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|i| i.parse::<usize>().ok());
+            if layer.is_some_and(|l| l >= first) {
+                let _ = t.set_requires_grad(true);
+                count += 1;
+            }
+        }
+        count
+    }
+
+    /// Tokenizes texts in parallel.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Tokens>> {
+        let tokenizer = &self.tokenizer;
+        texts
+            .par_iter()
+            .map(|t| {
+                tokenizer
+                    .encode(*t, true)
+                    .map(|e| Tokens {
+                        ids: e.get_ids().to_vec(),
+                    })
+                    .map_err(|e| Error::Tokenizer(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Pooled (and normalised, if the model says so) embeddings of a padded batch, with
+    /// gradient tracking as the variable store allows. `ids` and `mask` are `[batch, seq]`.
+    pub fn forward_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+        let tokens = self.model.forward_t(ids, mask, train);
+        let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
+        let pooled = match self.files.pooling {
+            Pooling::Mean => {
+                (&tokens * &m).sum_dim_intlist(1, false, tokens.kind())
+                    / m.sum_dim_intlist(1, false, tokens.kind()).clamp_min(1e-9)
+            }
+            Pooling::Cls => tokens.select(1, 0),
+            Pooling::Max => (&tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
+        };
+        if self.files.normalize {
+            let norm = pooled.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
+            pooled / norm
+        } else {
+            pooled
+        }
+    }
+
+    /// Pads a group of token sequences into `(ids, mask)` tensors on the model's device.
+    pub fn pad(&self, group: &[&Tokens]) -> (Tensor, Tensor) {
+        let len = group.iter().map(|t| t.ids.len()).max().unwrap_or(0).max(1);
+        let pad = self.files.bert.pad_token_id;
+        let mut ids = Vec::with_capacity(group.len() * len);
+        let mut mask = Vec::with_capacity(group.len() * len);
+        for t in group {
+            ids.extend(t.ids.iter().map(|&i| i64::from(i)));
+            mask.extend(std::iter::repeat_n(1i64, t.ids.len()));
+            ids.extend(std::iter::repeat_n(pad, len - t.ids.len()));
+            mask.extend(std::iter::repeat_n(0i64, len - t.ids.len()));
+        }
+        let shape = [group.len() as i64, len as i64];
+        let dev = self.options.device;
+        (
+            Tensor::from_slice(&ids).view(shape).to(dev),
+            Tensor::from_slice(&mask).view(shape).to(dev),
+        )
+    }
+
+    /// Encodes texts: tokenizes in parallel, sorts by length so each batch pads little,
+    /// runs without gradients and restores the input order.
+    pub fn encode_texts(&self, texts: &[&str]) -> Result<Embeddings> {
+        let dim = self.files.bert.hidden_size as usize;
+        let tokens = self.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
+        let mut out = vec![0f32; texts.len() * dim];
+        let bs = self.options.batch_size.max(1);
+        tch::no_grad(|| -> Result<()> {
+            for chunk in order.chunks(bs) {
+                let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+                let (ids, mask) = self.pad(&group);
+                let emb = self
+                    .forward_t(&ids, &mask, false)
+                    .to_kind(Kind::Float)
+                    .to(Device::Cpu)
+                    .contiguous();
+                let flat: Vec<f32> = Vec::<f32>::try_from(emb.view([-1]))?;
+                for (k, &i) in chunk.iter().enumerate() {
+                    out[i * dim..(i + 1) * dim].copy_from_slice(&flat[k * dim..(k + 1) * dim]);
+                }
+            }
+            Ok(())
+        })?;
+        Ok(Embeddings { dim, data: out })
+    }
+}
+
+impl TextEncoder for SentenceEncoder {
+    fn dim(&self) -> usize {
+        self.files.bert.hidden_size as usize
+    }
+
+    fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    fn encode(&self, texts: &[&str]) -> Result<Embeddings> {
+        self.encode_texts(texts)
+    }
+}
+
+/// Copies checkpoint tensors into the variable store, accepting names with or without a
+/// model prefix (`bert.`, `model.`), and reporting missing or mis-shaped tensors by name.
+fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
+    let tensors = Tensor::read_safetensors(path)
+        .map_err(|e| Error::model(path, format!("cannot read safetensors: {e}")))?;
+    let by_name: std::collections::HashMap<String, Tensor> = tensors.into_iter().collect();
+    let vars = vs.variables();
+    let prefix = ["", "bert.", "model.", "encoder."]
+        .into_iter()
+        .find(|p| by_name.contains_key(&format!("{p}embeddings.word_embeddings.weight")))
+        .ok_or_else(|| {
+            Error::model(
+                path,
+                "no `embeddings.word_embeddings.weight` tensor: not a BERT checkpoint",
+            )
+        })?;
+    tch::no_grad(|| -> Result<()> {
+        for (name, mut var) in vars {
+            let key = format!("{prefix}{name}");
+            let src = by_name
+                .get(&key)
+                .ok_or_else(|| Error::model(path, format!("tensor `{key}` is missing")))?;
+            if src.size() != var.size() {
+                return Err(Error::model(
+                    path,
+                    format!(
+                        "tensor `{key}` has shape {:?}, the config implies {:?}",
+                        src.size(),
+                        var.size()
+                    ),
+                ));
+            }
+            var.f_copy_(&src.to_kind(var.kind()))?;
+        }
+        Ok(())
+    })
+}
+
+/// A fingerprint of the model: SHA-256 over the config, tokenizer, pooling and weights.
+fn fingerprint(files: &ModelFiles) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in [
+        files.dir.join("config.json"),
+        files.tokenizer.clone(),
+        files.weights.clone(),
+    ] {
+        let bytes = std::fs::read(&p).map_err(|e| Error::Io {
+            path: p.clone(),
+            source: e,
+        })?;
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    h.update(format!(
+        "{:?}/{}/{}",
+        files.pooling, files.normalize, files.max_seq_length
+    ));
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,241 @@
+//! Loading rules: another BERT size loads without code changes; broken folders give errors
+//! that name the file; the cache and the trainable variable store behave.
+
+use std::path::Path;
+
+use polyrec_encode::{
+    EmbeddingCache, EncoderOptions, Error, SentenceEncoder, TextEncoder, default_model_dir, io,
+};
+use tch::{Device, Kind, Tensor};
+
+fn real_dir() -> std::path::PathBuf {
+    default_model_dir().unwrap_or_default()
+}
+
+/// A randomly initialised BERT of a different size (hidden 32, 2 layers, 4 heads, with a
+/// `bert.` prefix on its parameter names), sharing the real tokenizer.
+fn tiny_model(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let src = real_dir();
+    std::fs::copy(src.join("tokenizer.json"), dir.join("tokenizer.json"))?;
+    std::fs::write(
+        dir.join("config.json"),
+        r#"{"vocab_size": 30522, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+            "intermediate_size": 64, "max_position_embeddings": 64, "hidden_act": "gelu", "layer_norm_eps": 1e-12}"#,
+    )?;
+    std::fs::write(
+        dir.join("modules.json"),
+        r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}]"#,
+    )?;
+    std::fs::create_dir_all(dir.join("1_Pooling"))?;
+    std::fs::write(
+        dir.join("1_Pooling/config.json"),
+        r#"{"pooling_mode_cls_token": true}"#,
+    )?;
+    tch::manual_seed(3);
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    let f = |shape: &[i64]| Tensor::randn(shape, (Kind::Float, Device::Cpu)) * 0.05;
+    for (n, s) in [
+        ("word_embeddings", [30522, 32]),
+        ("position_embeddings", [64, 32]),
+        ("token_type_embeddings", [2, 32]),
+    ] {
+        named.push((format!("bert.embeddings.{n}.weight"), f(&s)));
+    }
+    named.push((
+        "bert.embeddings.LayerNorm.weight".into(),
+        Tensor::ones([32], (Kind::Float, Device::Cpu)),
+    ));
+    named.push((
+        "bert.embeddings.LayerNorm.bias".into(),
+        Tensor::zeros([32], (Kind::Float, Device::Cpu)),
+    ));
+    for l in 0..2 {
+        let p = format!("bert.encoder.layer.{l}");
+        for (n, o, i) in [
+            ("attention.self.query", 32, 32),
+            ("attention.self.key", 32, 32),
+            ("attention.self.value", 32, 32),
+            ("attention.output.dense", 32, 32),
+            ("intermediate.dense", 64, 32),
+            ("output.dense", 32, 64),
+        ] {
+            named.push((format!("{p}.{n}.weight"), f(&[o, i])));
+            named.push((format!("{p}.{n}.bias"), f(&[o])));
+        }
+        for n in ["attention.output.LayerNorm", "output.LayerNorm"] {
+            named.push((
+                format!("{p}.{n}.weight"),
+                Tensor::ones([32], (Kind::Float, Device::Cpu)),
+            ));
+            named.push((
+                format!("{p}.{n}.bias"),
+                Tensor::zeros([32], (Kind::Float, Device::Cpu)),
+            ));
+        }
+    }
+    Tensor::write_safetensors(&named, dir.join("model.safetensors"))?;
+    Ok(())
+}
+
+#[test]
+fn a_differently_sized_bert_loads_and_truncates_at_its_positions()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    tiny_model(dir.path())?;
+    let enc = SentenceEncoder::load(
+        dir.path(),
+        EncoderOptions {
+            device: Device::Cpu,
+            ..Default::default()
+        },
+    )?;
+    assert_eq!(enc.dim(), 32);
+    assert_eq!(enc.files().max_seq_length, 64);
+    let long = "word ".repeat(500);
+    let e = enc.encode(&["short text", &long])?;
+    assert_eq!((e.len(), e.dim), (2, 32));
+    assert!(e.data.iter().all(|v| v.is_finite()));
+    assert_eq!(enc.tokenize(&[&long])?[0].ids.len(), 64);
+    Ok(())
+}
+
+#[test]
+fn broken_folders_name_the_file() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let err = SentenceEncoder::load(dir.path().join("nope"), EncoderOptions::default())
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("model folder not found")));
+    tiny_model(dir.path())?;
+    std::fs::write(dir.path().join("config.json"), "{ not json")?;
+    let err = SentenceEncoder::load(dir.path(), EncoderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("config.json") && err.contains("malformed JSON"),
+        "{err}"
+    );
+    tiny_model(dir.path())?;
+    std::fs::remove_file(dir.path().join("tokenizer.json"))?;
+    let err = SentenceEncoder::load(dir.path(), EncoderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("tokenizer.json") && err.contains("missing"),
+        "{err}"
+    );
+    // A config that disagrees with the weights.
+    tiny_model(dir.path())?;
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"vocab_size": 30522, "hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "max_position_embeddings": 64}"#,
+    )?;
+    let err = SentenceEncoder::load(dir.path(), EncoderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("model.safetensors") && err.contains("shape"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn text_files_report_bad_lines() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let p = dir.path().join("t.txt");
+    std::fs::write(&p, b"fine\nalso fine\n\xff\xfe broken\n")?;
+    match io::read_texts(&p) {
+        Err(Error::Input { line, message, .. }) => {
+            assert_eq!((line, message.contains("UTF-8")), (3, true))
+        }
+        other => panic!("expected an input error, got {other:?}"),
+    }
+    let p = dir.path().join("empty.jsonl");
+    std::fs::write(&p, b"")?;
+    assert!(
+        io::read_texts(&p)
+            .err()
+            .is_some_and(|e| e.to_string().contains("empty"))
+    );
+    let p = dir.path().join("t.jsonl");
+    std::fs::write(&p, "\"ok\"\n{\"not\": \"a string\"}\n")?;
+    assert!(matches!(
+        io::read_texts(&p),
+        Err(Error::Input { line: 2, .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn cache_serves_repeats_and_rebuilds_when_corrupt() -> Result<(), Box<dyn std::error::Error>> {
+    let enc = SentenceEncoder::load(
+        real_dir(),
+        EncoderOptions {
+            device: Device::Cpu,
+            ..Default::default()
+        },
+    )?;
+    let dir = tempfile::tempdir()?;
+    let texts = ["Heat (1995)", "Toy Story (1995)", "Heat (1995)"];
+    let mut cache = EmbeddingCache::open(dir.path(), &enc);
+    let (a, s) = cache.encode(&enc, &texts)?;
+    assert_eq!((s.computed, s.hits), (2, 1));
+    let mut cache = EmbeddingCache::open(dir.path(), &enc);
+    let (b, s) = cache.encode(&enc, &texts)?;
+    assert_eq!((s.computed, s.hits, s.rebuilt), (0, 3, false));
+    assert_eq!(a, b);
+    // Flip one byte: the checksum catches it and the cache is rebuilt, not trusted.
+    let path = cache.path().to_path_buf();
+    let mut bytes = std::fs::read(&path)?;
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&path, bytes)?;
+    let mut cache = EmbeddingCache::open(dir.path(), &enc);
+    let (c, s) = cache.encode(&enc, &texts)?;
+    assert_eq!((s.computed, s.rebuilt), (2, true));
+    assert_eq!(a, c);
+    // .npy round trip.
+    let npy = dir.path().join("out.npy");
+    io::write_npy(&npy, &a)?;
+    assert_eq!(io::read_npy(&npy)?, a);
+    Ok(())
+}
+
+#[test]
+fn top_layers_can_be_fine_tuned() -> Result<(), Box<dyn std::error::Error>> {
+    let mut enc = SentenceEncoder::load(
+        real_dir(),
+        EncoderOptions {
+            device: Device::Cpu,
+            ..Default::default()
+        },
+    )?;
+    let requiring = |e: &SentenceEncoder| {
+        e.var_store()
+            .variables()
+            .values()
+            .filter(|v| v.requires_grad())
+            .count()
+    };
+    assert_eq!(requiring(&enc), 0, "loaded frozen");
+    let n = enc.unfreeze_top_layers(1);
+    assert_eq!(n, 16, "one BERT layer has 16 tensors");
+    assert_eq!(requiring(&enc), 16);
+    let tokens = enc.tokenize(&["a light comedy", "a dark thriller"])?;
+    let (ids, mask) = enc.pad(&tokens.iter().collect::<Vec<_>>());
+    let emb = enc.forward_t(&ids, &mask, true);
+    let loss = (emb.get(0) * emb.get(1)).sum(Kind::Float);
+    loss.backward();
+    let with_grad = enc
+        .var_store()
+        .variables()
+        .values()
+        .filter(|v| v.grad().defined())
+        .count();
+    assert_eq!(with_grad, 16);
+    Ok(())
+}
