@@ -1,10 +1,46 @@
-//! `polyrec metrics`.
+//! `polyrec metrics`: metrics per scenario x task from a predictions CSV, and top-K from
+//! ranked lists.
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use polyrec::eval::report::{Predictions, TaskType, breakdown, read_topk, to_markdown};
 
 /// Arguments of `polyrec metrics`.
 #[derive(Debug, clap::Args)]
-pub struct MetricsArgs {}
+pub struct MetricsArgs {
+    /// CSV with columns scenario, task, user, label, score.
+    #[arg(long)]
+    predictions: PathBuf,
+    /// JSON Lines of {"user", "ranked": [...], "relevant": [...]}.
+    #[arg(long)]
+    topk: Option<PathBuf>,
+    /// Cut-offs for top-K metrics.
+    #[arg(long, value_delimiter = ',', default_value = "5,10,20")]
+    k: Vec<usize>,
+    /// Force a task's type: NAME=binary|regression|multiclass (repeatable).
+    #[arg(long = "task", value_name = "NAME=TYPE")]
+    tasks: Vec<String>,
+    /// Print JSON instead of a Markdown table.
+    #[arg(long)]
+    json: bool,
+}
 
-pub fn run(_args: MetricsArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`polyrec metrics` is being written")
+pub fn run(a: MetricsArgs) -> anyhow::Result<ExitCode> {
+    let mut overrides = HashMap::new();
+    for t in &a.tasks {
+        let (name, ty) = t.split_once('=').with_context(|| format!("--task {t}: expected NAME=TYPE"))?;
+        overrides.insert(name.to_string(), ty.parse::<TaskType>()?);
+    }
+    let p = Predictions::read_csv(&a.predictions)?;
+    let types = p.task_types(&overrides);
+    let topk = a.topk.as_ref().map(|f| read_topk(f, &a.k)).transpose()?;
+    let report = breakdown(&p, &types, topk.as_ref());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", to_markdown(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }

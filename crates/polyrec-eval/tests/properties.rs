@@ -1,0 +1,126 @@
+//! Property tests of the metrics.
+
+use std::collections::HashSet;
+
+use polyrec_eval::bootstrap::{interval, paired_test};
+use polyrec_eval::pointwise::{auc, gauc, logloss, macro_f1, mae, rmse};
+use polyrec_eval::topk::{TopK, full_ranking};
+use proptest::prelude::*;
+
+fn labelled() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+    (2usize..200).prop_flat_map(|n| {
+        (
+            prop::collection::vec(prop::bool::ANY.prop_map(f64::from), n),
+            prop::collection::vec(-1000.0f64..1000.0, n),
+        )
+    })
+}
+
+proptest! {
+    #[test]
+    fn perfect_and_reversed_rankings((labels, _) in labelled()) {
+        let pos = labels.iter().filter(|&&l| l > 0.5).count();
+        prop_assume!(pos > 0 && pos < labels.len());
+        let perfect: Vec<f64> = labels.clone();
+        let reversed: Vec<f64> = labels.iter().map(|l| -l).collect();
+        prop_assert_eq!(auc(&labels, &perfect), Some(1.0));
+        prop_assert_eq!(auc(&labels, &reversed), Some(0.0));
+    }
+
+    #[test]
+    fn invariant_to_monotone_transforms((labels, scores) in labelled()) {
+        let t: Vec<f64> = scores.iter().map(|s| (s / 1000.0).exp() * 3.0 + 1.0).collect();
+        let strictly = {
+            let mut v: Vec<(f64, f64)> = scores.iter().copied().zip(t.iter().copied()).collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            v.windows(2).all(|w| (w[0].0 < w[1].0) == (w[0].1 < w[1].1))
+        };
+        prop_assume!(strictly);
+        prop_assert_eq!(auc(&labels, &scores), auc(&labels, &t));
+    }
+
+    #[test]
+    fn gauc_with_one_user_is_auc((labels, scores) in labelled()) {
+        let users = vec![7u32; labels.len()];
+        match (gauc(&users, &labels, &scores), auc(&labels, &scores)) {
+            (Some(g), Some(a)) => prop_assert!((g - a).abs() < 1e-12, "{} vs {}", g, a),
+            (g, a) => prop_assert_eq!(g, a),
+        }
+    }
+
+    #[test]
+    fn auc_matches_the_pairwise_definition((labels, scores) in labelled()) {
+        let mut wins = 0.0f64;
+        let mut pairs = 0.0f64;
+        for (i, &li) in labels.iter().enumerate() {
+            for (j, &lj) in labels.iter().enumerate() {
+                if li > 0.5 && lj < 0.5 {
+                    pairs += 1.0;
+                    wins += if scores[i] > scores[j] { 1.0 } else if scores[i] == scores[j] { 0.5 } else { 0.0 };
+                }
+            }
+        }
+        let expected = (pairs > 0.0).then(|| wins / pairs);
+        match (auc(&labels, &scores), expected) {
+            (Some(a), Some(e)) => prop_assert!((a - e).abs() < 1e-12),
+            (a, e) => prop_assert_eq!(a, e),
+        }
+    }
+
+    #[test]
+    fn never_panic_on_any_input(labels in prop::collection::vec(any::<f64>(), 0..20), scores in prop::collection::vec(any::<f64>(), 0..20)) {
+        let _ = (auc(&labels, &scores), logloss(&labels, &scores), rmse(&labels, &scores), mae(&labels, &scores));
+        let users: Vec<u8> = labels.iter().map(|l| (*l as i64 % 3) as u8).collect();
+        let _ = gauc(&users, &labels, &scores);
+    }
+}
+
+#[test]
+fn undefined_values_are_none() {
+    assert_eq!(auc(&[], &[]), None);
+    assert_eq!(auc(&[0.0, 0.0], &[0.1, 0.2]), None);
+    assert_eq!(gauc(&[1, 2], &[1.0, 0.0], &[0.3, 0.4]), None);
+    assert_eq!(logloss(&[], &[]), None);
+    assert_eq!(rmse(&[], &[]), None);
+    assert_eq!(macro_f1(&[], &[]), None);
+    assert!(TopK::new(&[5]).means().is_empty());
+}
+
+#[test]
+fn full_ranking_excludes_training_items_and_matches_lists() {
+    // 3 users, 6 items, score = item index (higher is better) but user 1 prefers low items.
+    let train = vec![HashSet::from([5u32]), HashSet::new(), HashSet::from([4, 5])];
+    let relevant = vec![
+        HashSet::from([4u32]),
+        HashSet::from([0u32]),
+        HashSet::from([0u32]),
+    ];
+    let got = full_ranking(6, &train, &relevant, &[1, 3], |u, buf| {
+        for (i, s) in buf.iter_mut().enumerate() {
+            *s = if u == 1 { -(i as f32) } else { i as f32 };
+        }
+    });
+    let mut expected = TopK::new(&[1, 3]);
+    expected.add(&[4u32, 3, 2], &relevant[0]); // 5 excluded
+    expected.add(&[0u32, 1, 2], &relevant[1]);
+    expected.add(&[3u32, 2, 1], &relevant[2]); // 4, 5 excluded
+    assert_eq!(got.means(), expected.means());
+    assert_eq!(got.means()["hit@1"], 2.0 / 3.0);
+}
+
+#[test]
+fn bootstrap_brackets_the_estimate_and_detects_real_differences() {
+    let n = 2000;
+    let labels: Vec<f64> = (0..n).map(|i| f64::from(u8::from(i % 3 == 0))).collect();
+    let noise = |i: usize| ((i * 7919) % 1000) as f64 / 1000.0;
+    let good: Vec<f64> = (0..n).map(|i| labels[i] * 0.5 + noise(i)).collect();
+    let weak: Vec<f64> = (0..n).map(|i| labels[i] * 0.1 + noise(i)).collect();
+    let ci = interval(&labels, &good, auc, 200, 0.95, 1).expect("defined");
+    assert!(ci.lo <= ci.estimate && ci.estimate <= ci.hi && ci.hi - ci.lo < 0.1);
+    let t = paired_test(&labels, &weak, &good, auc, 200, 2).expect("defined");
+    assert!(t.difference > 0.1 && t.p_value < 0.01 && t.lo > 0.0);
+    // The same model against itself: no difference.
+    let same = paired_test(&labels, &good, &good, auc, 100, 3).expect("defined");
+    assert_eq!(same.difference, 0.0);
+    assert!(same.p_value > 0.5);
+}
