@@ -13,8 +13,8 @@ fn main() {
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     let lib_dir = std::path::Path::new(&lib);
-    let has_cuda_stack = lib_dir.join("libtorch_cuda.so").exists()
-        && lib_dir.join("../../nvidia/cudnn").exists();
+    let has_cuda_stack =
+        lib_dir.join("libtorch_cuda.so").exists() && lib_dir.join("../../nvidia/cudnn").exists();
     let forced = std::env::var("POLYREC_LINK_CUDA").ok();
     if forced.as_deref() == Some("1") || (forced.is_none() && has_cuda_stack) {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

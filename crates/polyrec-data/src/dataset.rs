@@ -318,9 +318,9 @@ impl<'a> Loader<'a> {
 
     fn open(&mut self, f: &FileSpec) -> Result<RawTable> {
         let path = self.path(f);
-        let mut t = read_table(&path, f.format)?;
-        for e in std::mem::take(&mut t.errors) {
-            self.rejects.push(e)?;
+        let t = read_table(&path, f.format)?;
+        for e in &t.errors {
+            self.rejects.push(e.clone())?;
         }
         Ok(t)
     }

@@ -75,3 +75,104 @@ fn counts_match_the_files() -> Result<(), Box<dyn std::error::Error>> {
     assert!((overall.tasks[0].positive_rate.unwrap_or(0.0) - 0.55375).abs() < 1e-12);
     Ok(())
 }
+
+#[test]
+fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_data::{
+        ColdStart, DatasetSpec, cache, cold_start_split, epoch_batches, leave_one_out,
+        random_split, temporal_split,
+    };
+    let ds = Dataset::load(spec(), Some(&data_dir()))?;
+    let n = ds.interactions.len();
+
+    // Random, stratified by scenario, reproducible under a seed.
+    let a = random_split(&ds, 0.1, 0.1, 42)?;
+    assert_eq!(a, random_split(&ds, 0.1, 0.1, 42)?);
+    assert_ne!(a.test, random_split(&ds, 0.1, 0.1, 43)?.test);
+    assert_eq!(a.len(), n);
+    for s in 0..ds.scenarios.len() as u16 {
+        let total = ds.interactions.scenario.iter().filter(|&&x| x == s).count() as f64;
+        let test = a
+            .test
+            .iter()
+            .filter(|&&r| ds.interactions.scenario[r as usize] == s)
+            .count() as f64;
+        assert!(
+            (test / total - 0.1).abs() < 0.001,
+            "scenario {s}: {}",
+            test / total
+        );
+    }
+
+    // Temporal: every test row is no older than every train row.
+    let t = temporal_split(&ds, 0.1, 0.1)?;
+    let max_train = t
+        .train
+        .iter()
+        .map(|&r| ds.interactions.timestamp[r as usize])
+        .max()
+        .unwrap_or(0);
+    let min_test = t
+        .test
+        .iter()
+        .map(|&r| ds.interactions.timestamp[r as usize])
+        .min()
+        .unwrap_or(0);
+    assert!(max_train <= min_test);
+
+    // Leave-one-out: one test row per user (every ML-100K user has >= 20 ratings).
+    let l = leave_one_out(&ds);
+    assert_eq!(l.test.len(), 943);
+    assert_eq!(l.valid.len(), 943);
+
+    // Cold start: held-out items never appear in train or valid.
+    let c = cold_start_split(&ds, ColdStart::Items, 0.1, 0.1, 7)?;
+    assert_eq!(c.held_out.len(), 168);
+    let held: std::collections::HashSet<u32> = c.held_out.iter().copied().collect();
+    assert!(
+        c.train
+            .iter()
+            .chain(&c.valid)
+            .all(|&r| !held.contains(&ds.interactions.item[r as usize]))
+    );
+    assert!(
+        c.test
+            .iter()
+            .all(|&r| held.contains(&ds.interactions.item[r as usize]))
+    );
+    assert_eq!(c.len(), n);
+
+    // Batches: seeded per epoch, every training row exactly once.
+    let b1 = epoch_batches(&ds, &a.train, 1024, 9, 0)?;
+    let b2 = epoch_batches(&ds, &a.train, 1024, 9, 1)?;
+    assert_ne!(b1[0].rows, b2[0].rows);
+    assert_eq!(b1, epoch_batches(&ds, &a.train, 1024, 9, 0)?);
+    let mut rows: Vec<u32> = b1.iter().flat_map(|b| b.rows.iter().copied()).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, a.train);
+    assert_eq!(
+        b1[3].labels[1][5],
+        ds.interactions.labels[1][b1[3].rows[5] as usize]
+    );
+
+    // Binary cache: a second load is a hit and equals the parsed dataset.
+    let dir = tempfile::tempdir()?;
+    let s = DatasetSpec::from_toml_file(spec())?;
+    let (first, hit1) = cache::load_cached(&s, &data_dir(), dir.path())?;
+    let (second, hit2) = cache::load_cached(&s, &data_dir(), dir.path())?;
+    assert!(!hit1 && hit2);
+    assert_eq!(first, second);
+    assert_eq!(second.items.ids.get("242"), first.items.ids.get("242"));
+    // A corrupt cache file is not trusted.
+    for e in std::fs::read_dir(dir.path())? {
+        let p = e?.path();
+        let mut b = std::fs::read(&p)?;
+        let k = b.len() - 10;
+        b[k] ^= 1;
+        std::fs::write(&p, b)?;
+    }
+    let (third, hit3) = cache::load_cached(&s, &data_dir(), dir.path())?;
+    assert!(!hit3);
+    assert_eq!(third, first);
+    Ok(())
+}
