@@ -107,7 +107,11 @@ impl fmt::Display for DeviceReport {
                 self.cpu_threads
             )
         } else {
-            write!(f, "CUDA not available; CPU with {} threads", self.cpu_threads)
+            write!(
+                f,
+                "CUDA not available; CPU with {} threads",
+                self.cpu_threads
+            )
         }
     }
 }
@@ -118,10 +122,22 @@ mod tests {
 
     #[test]
     fn parses_requests() {
-        assert_eq!("auto".parse::<DeviceRequest>().ok(), Some(DeviceRequest::Auto));
-        assert_eq!("CPU".parse::<DeviceRequest>().ok(), Some(DeviceRequest::Cpu));
-        assert_eq!("cuda".parse::<DeviceRequest>().ok(), Some(DeviceRequest::Cuda(0)));
-        assert_eq!("cuda:3".parse::<DeviceRequest>().ok(), Some(DeviceRequest::Cuda(3)));
+        assert_eq!(
+            "auto".parse::<DeviceRequest>().ok(),
+            Some(DeviceRequest::Auto)
+        );
+        assert_eq!(
+            "CPU".parse::<DeviceRequest>().ok(),
+            Some(DeviceRequest::Cpu)
+        );
+        assert_eq!(
+            "cuda".parse::<DeviceRequest>().ok(),
+            Some(DeviceRequest::Cuda(0))
+        );
+        assert_eq!(
+            "cuda:3".parse::<DeviceRequest>().ok(),
+            Some(DeviceRequest::Cuda(3))
+        );
         let err = "tpu".parse::<DeviceRequest>().err().map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("tpu") && e.contains("cuda:N")));
     }

@@ -23,8 +23,14 @@ pub struct SharedBottomConfig {
 impl Default for SharedBottomConfig {
     fn default() -> Self {
         Self {
-            bottom: MlpConfig { hidden: vec![128, 64], dropout: 0.0 },
-            tower: MlpConfig { hidden: vec![32], dropout: 0.0 },
+            bottom: MlpConfig {
+                hidden: vec![128, 64],
+                dropout: 0.0,
+            },
+            tower: MlpConfig {
+                hidden: vec![32],
+                dropout: 0.0,
+            },
         }
     }
 }
@@ -64,9 +70,20 @@ impl SharedBottom {
         let bottom = Mlp::new(&(path / "bottom"), in_dim, &config.bottom, None);
         let towers = tasks
             .iter()
-            .map(|t| Mlp::new(&(path / "tower" / *t), bottom.out_dim(), &config.tower, Some(1)))
+            .map(|t| {
+                Mlp::new(
+                    &(path / "tower" / *t),
+                    bottom.out_dim(),
+                    &config.tower,
+                    Some(1),
+                )
+            })
             .collect();
-        Ok(Self { bottom, towers, tasks: tasks.iter().map(|t| (*t).to_string()).collect() })
+        Ok(Self {
+            bottom,
+            towers,
+            tasks: tasks.iter().map(|t| (*t).to_string()).collect(),
+        })
     }
 }
 
@@ -77,6 +94,9 @@ impl MultiTaskModel for SharedBottom {
 
     fn forward_t(&self, features: &Tensor, train: bool) -> Vec<Tensor> {
         let shared = self.bottom.forward_t(features, train, true);
-        self.towers.iter().map(|t| t.forward_t(&shared, train, false).squeeze_dim(-1)).collect()
+        self.towers
+            .iter()
+            .map(|t| t.forward_t(&shared, train, false).squeeze_dim(-1))
+            .collect()
     }
 }

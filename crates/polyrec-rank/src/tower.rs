@@ -17,7 +17,10 @@ pub struct MlpConfig {
 
 impl Default for MlpConfig {
     fn default() -> Self {
-        Self { hidden: vec![128, 64], dropout: 0.0 }
+        Self {
+            hidden: vec![128, 64],
+            dropout: 0.0,
+        }
     }
 }
 
@@ -59,10 +62,19 @@ impl Mlp {
         let mut width = in_dim;
         let widths = config.hidden.iter().copied().chain(output);
         for (i, w) in widths.enumerate() {
-            layers.push(nn::linear(path / format!("layer{i}"), width, w, Default::default()));
+            layers.push(nn::linear(
+                path / format!("layer{i}"),
+                width,
+                w,
+                Default::default(),
+            ));
             width = w;
         }
-        Self { layers, dropout: config.dropout, out_dim: width }
+        Self {
+            layers,
+            dropout: config.dropout,
+            out_dim: width,
+        }
     }
 
     /// Width of the output.
@@ -91,15 +103,34 @@ mod tests {
 
     #[test]
     fn rejects_bad_config() {
-        assert!(MlpConfig { hidden: vec![8, 0], dropout: 0.0 }.check().is_err());
-        assert!(MlpConfig { hidden: vec![8], dropout: 1.0 }.check().is_err());
+        assert!(
+            MlpConfig {
+                hidden: vec![8, 0],
+                dropout: 0.0
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            MlpConfig {
+                hidden: vec![8],
+                dropout: 1.0
+            }
+            .check()
+            .is_err()
+        );
         assert!(MlpConfig::default().check().is_ok());
     }
 
     #[test]
     fn parameter_names_follow_the_module_tree() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let mlp = Mlp::new(&(vs.root() / "tower" / "like"), 5, &MlpConfig::default(), Some(1));
+        let mlp = Mlp::new(
+            &(vs.root() / "tower" / "like"),
+            5,
+            &MlpConfig::default(),
+            Some(1),
+        );
         assert_eq!(mlp.out_dim(), 1);
         let mut names: Vec<String> = vs.variables().into_keys().collect();
         names.sort();

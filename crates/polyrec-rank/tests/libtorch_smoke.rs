@@ -16,11 +16,22 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
     tch::manual_seed(7);
     let x = Tensor::f_randn([256, 6], (Kind::Float, device))?;
     // Two tasks with a learnable relation to the inputs: a binary label and a real value.
-    let y_like = x.f_sum_dim_intlist(1, false, Kind::Float)?.f_gt(0.0)?.f_to_kind(Kind::Float)?;
-    let y_value = x.f_narrow(1, 0, 3)?.f_sum_dim_intlist(1, false, Kind::Float)? * 0.5;
+    let y_like = x
+        .f_sum_dim_intlist(1, false, Kind::Float)?
+        .f_gt(0.0)?
+        .f_to_kind(Kind::Float)?;
+    let y_value = x
+        .f_narrow(1, 0, 3)?
+        .f_sum_dim_intlist(1, false, Kind::Float)?
+        * 0.5;
 
     let vs = nn::VarStore::new(device);
-    let model = SharedBottom::new(&vs.root(), 6, &["like", "value"], &SharedBottomConfig::default())?;
+    let model = SharedBottom::new(
+        &vs.root(),
+        6,
+        &["like", "value"],
+        &SharedBottomConfig::default(),
+    )?;
     let mut opt = nn::Adam::default().build(&vs, 1e-2)?;
     let loss_of = |m: &SharedBottom| -> Result<Tensor, tch::TchError> {
         let out = m.forward_t(&x, true);
@@ -53,6 +64,9 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
     }
     let last = loss_of(&model)?.double_value(&[]);
     eprintln!("loss {initial:.4} -> {last:.4} on {device:?}");
-    assert!(last < initial * 0.5, "training did not reduce the loss: {initial} -> {last}");
+    assert!(
+        last < initial * 0.5,
+        "training did not reduce the loss: {initial} -> {last}"
+    );
     Ok(())
 }

@@ -53,5 +53,9 @@ pub mod eval {
 
 /// The names most programs need, in one import: `use polyrec::prelude::*;`.
 pub mod prelude {
+    pub use polyrec_data::{Dataset, DatasetSpec, DatasetStats, TaskKind};
+    pub use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder};
+    pub use polyrec_eval::report::TaskType;
+    pub use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
     pub use polyrec_rank::{DeviceRequest, MultiTaskModel};
 }

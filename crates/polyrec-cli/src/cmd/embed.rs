@@ -4,7 +4,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io};
+use polyrec::encode::{
+    EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io,
+};
 use polyrec::rank::DeviceRequest;
 
 /// Arguments of `polyrec embed`.
@@ -40,18 +42,34 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
     let device = a.device.parse::<DeviceRequest>()?.resolve()?;
     let model = match a.model {
         Some(m) => m,
-        None => default_model_dir().context("no --model given and the default model is not installed (run scripts/setup.sh)")?,
+        None => default_model_dir().context(
+            "no --model given and the default model is not installed (run scripts/setup.sh)",
+        )?,
     };
     let texts = io::read_texts(&a.input)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let options = EncoderOptions { device, batch_size: a.batch_size.max(1), half: a.half, threads: a.threads };
+    let options = EncoderOptions {
+        device,
+        batch_size: a.batch_size.max(1),
+        half: a.half,
+        threads: a.threads,
+    };
     let encoder = SentenceEncoder::load(&model, options)?;
     let start = Instant::now();
     let emb = match &a.cache_dir {
         Some(dir) => {
             let mut cache = EmbeddingCache::open(dir, &encoder);
             let (emb, stats) = cache.encode(&encoder, &refs)?;
-            eprintln!("cache: {} computed, {} from cache{}", stats.computed, stats.hits, if stats.rebuilt { " (corrupt cache rebuilt)" } else { "" });
+            eprintln!(
+                "cache: {} computed, {} from cache{}",
+                stats.computed,
+                stats.hits,
+                if stats.rebuilt {
+                    " (corrupt cache rebuilt)"
+                } else {
+                    ""
+                }
+            );
             emb
         }
         None => encoder.encode(&refs)?,

@@ -30,7 +30,9 @@ pub struct MetricsArgs {
 pub fn run(a: MetricsArgs) -> anyhow::Result<ExitCode> {
     let mut overrides = HashMap::new();
     for t in &a.tasks {
-        let (name, ty) = t.split_once('=').with_context(|| format!("--task {t}: expected NAME=TYPE"))?;
+        let (name, ty) = t
+            .split_once('=')
+            .with_context(|| format!("--task {t}: expected NAME=TYPE"))?;
         overrides.insert(name.to_string(), ty.parse::<TaskType>()?);
     }
     let p = Predictions::read_csv(&a.predictions)?;
