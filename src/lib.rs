@@ -17,9 +17,14 @@ pub fn polyrec_home() -> PathBuf {
     if let Some(h) = std::env::var_os("POLYREC_HOME") {
         return PathBuf::from(h);
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache")
-    });
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".cache")
+        });
     cache.join("polyrec")
 }
 
