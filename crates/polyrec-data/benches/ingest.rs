@@ -1,5 +1,6 @@
 //! Ingest of MovieLens-100K with its knowledge graph (all files parsed and validated), from
 //! text and from the binary cache.
+#![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
 use std::path::PathBuf;
 

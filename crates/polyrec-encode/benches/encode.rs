@@ -1,4 +1,5 @@
 //! Encoding throughput on the real ML-100K item texts (titles with year and genres).
+#![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
 use std::path::PathBuf;
 

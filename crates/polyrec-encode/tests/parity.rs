@@ -51,10 +51,10 @@ fn token_ids_and_embeddings_match_sentence_transformers() -> Result<(), Box<dyn 
     let emb = enc.encode(&refs)?;
     assert_eq!(emb.dim, 384);
     let mut worst = 1.0f32;
-    for i in 0..texts.len() {
+    for (i, text) in texts.iter().enumerate() {
         let c = polyrec_encode::cosine(emb.row(i), golden.row(i));
         worst = worst.min(c);
-        assert!(c >= 0.9999, "row {i} ({:?}): cosine {c}", texts[i]);
+        assert!(c >= 0.9999, "row {i} ({text:?}): cosine {c}");
     }
     eprintln!("worst cosine to sentence-transformers: {worst:.7}");
     Ok(())

@@ -1,4 +1,5 @@
 //! AUC, GAUC and LogLoss on two million rows.
+#![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use polyrec_eval::pointwise::{auc, gauc, logloss};

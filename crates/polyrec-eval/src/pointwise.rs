@@ -75,7 +75,7 @@ pub fn logloss(labels: &[f64], probs: &[f64]) -> Option<f64> {
         .iter()
         .zip(probs)
         .map(|(&y, &p)| {
-            let p = f64::from(p).clamp(eps, 1.0 - eps);
+            let p = p.clamp(eps, 1.0 - eps);
             if y > 0.5 { -p.ln() } else { -(1.0 - p).ln() }
         })
         .sum();
@@ -89,7 +89,7 @@ pub fn rmse(labels: &[f64], preds: &[f64]) -> Option<f64> {
         (labels
             .iter()
             .zip(preds)
-            .map(|(&y, &p)| (f64::from(y) - f64::from(p)).powi(2))
+            .map(|(&y, &p)| (y - p).powi(2))
             .sum::<f64>()
             / n as f64)
             .sqrt()
@@ -103,7 +103,7 @@ pub fn mae(labels: &[f64], preds: &[f64]) -> Option<f64> {
         labels
             .iter()
             .zip(preds)
-            .map(|(&y, &p)| (f64::from(y) - f64::from(p)).abs())
+            .map(|(&y, &p)| (y - p).abs())
             .sum::<f64>()
             / n as f64
     })

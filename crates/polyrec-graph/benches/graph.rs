@@ -1,5 +1,6 @@
 //! Graph build, neighbour sampling for all items, related items, and reason-path queries on
 //! MovieLens-100K's Freebase graph.
+#![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
 use std::path::PathBuf;
 

@@ -31,6 +31,9 @@ pub struct NeighbourSample {
     pub pad_entity: u32,
 }
 
+/// One item's (hop-1 relations, hop-1 entities, hop-2 relations, hop-2 entities).
+type ItemSample = (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>);
+
 fn draw(
     adj: &[(u32, u32)],
     k: usize,
@@ -73,7 +76,7 @@ impl KnowledgeGraph {
             });
         }
         let pad = (self.relations.len() as u32, self.n_entities() as u32);
-        let per_item: Vec<(Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>)> = (0..self.n_items() as u32)
+        let per_item: Vec<ItemSample> = (0..self.n_items() as u32)
             .into_par_iter()
             .map(|item| {
                 let mut rng = ChaCha8Rng::seed_from_u64(
