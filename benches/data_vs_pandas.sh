@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Side by side: ingest of ML-100K's interaction file, polyrec (full spec: parse, validate,
+# labels, scenarios, plus users, items, KG and links) vs pandas read_csv of the .inter file
+# alone. Same machine, same files, one run each; prints rows/s and the ratio.
+source "$(dirname "$0")/common.sh"
+bench_pip "pandas==2.3.3"
+cargo build --release --locked --example ingest_throughput -q
+rust=$(target/release/examples/ingest_throughput examples/data/ml-100k.toml 20)
+py=$("$BENCH_VENV/bin/python" benches/data_vs_pandas.py "$POLYREC_DATA_DIR" 20)
+echo "polyrec: $rust"
+echo "pandas:  $py"
+python3 - "$rust" "$py" <<'PY'
+import sys
+kv = lambda s: dict(x.split("=") for x in s.split())
+r, p = kv(sys.argv[1]), kv(sys.argv[2])
+print(f"ratio (polyrec all files, validated / pandas .inter only): {float(r['seconds_per_load']) and float(p['seconds_per_load']) / float(r['seconds_per_load']):.2f}x faster per load; "
+      f"rows/s {float(r['rows_per_s']):,.0f} vs {float(p['rows_per_s']):,.0f} = {float(r['rows_per_s']) / float(p['rows_per_s']):.2f}x")
+PY

@@ -1,0 +1,26 @@
+//! Ingest a dataset spec repeatedly and report rows per second (used by
+//! `benches/data_vs_pandas.sh`).
+//!
+//! `cargo run --release --example ingest_throughput -- examples/data/ml-100k.toml 20`
+
+use std::time::Instant;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let spec = args
+        .next()
+        .unwrap_or_else(|| "examples/data/ml-100k.toml".into());
+    let repeats: usize = args.next().map_or(Ok(10), |s| s.parse())?;
+    let mut rows = 0;
+    let start = Instant::now();
+    for _ in 0..repeats {
+        let ds = polyrec::data::Dataset::load(&spec, None)?;
+        rows = ds.report.files.iter().map(|f| f.total).sum::<usize>();
+    }
+    let secs = start.elapsed().as_secs_f64() / repeats as f64;
+    println!(
+        "rows={rows} seconds_per_load={secs:.5} rows_per_s={:.0}",
+        rows as f64 / secs
+    );
+    Ok(())
+}
