@@ -91,7 +91,7 @@ impl BertConfig {
 pub enum Pooling {
     /// Mean of token embeddings over the attention mask.
     Mean,
-    /// The first ([CLS]) token.
+    /// The first (`[CLS]`) token.
     Cls,
     /// Element-wise max over unmasked tokens.
     Max,
