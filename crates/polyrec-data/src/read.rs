@@ -131,6 +131,19 @@ fn lines_of(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
+/// A line as text, or the row error for invalid UTF-8.
+fn utf8_line<'a>(path: &Path, n: usize, l: &'a [u8]) -> std::result::Result<&'a str, RowError> {
+    std::str::from_utf8(l).map_err(|e| {
+        RowError::new(
+            path,
+            n,
+            "",
+            String::from_utf8_lossy(l),
+            format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })
+}
+
 fn parse_delimited(
     bytes: &[u8],
     path: &Path,
@@ -174,16 +187,10 @@ fn parse_delimited(
     }
     let mut split_ws = false;
     for (n, l) in lines {
-        let text = match std::str::from_utf8(l) {
+        let text = match utf8_line(path, n, l) {
             Ok(s) => s,
             Err(e) => {
-                t.errors.push(RowError::new(
-                    path,
-                    n,
-                    "",
-                    String::from_utf8_lossy(l),
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                ));
+                t.errors.push(e);
                 continue;
             }
         };
@@ -320,16 +327,10 @@ fn parse_jsonl(bytes: &[u8], path: &Path) -> RawTable {
         if l.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let text = match std::str::from_utf8(l) {
+        let text = match utf8_line(path, n, l) {
             Ok(s) => s,
             Err(e) => {
-                t.errors.push(RowError::new(
-                    path,
-                    n,
-                    "",
-                    String::from_utf8_lossy(l),
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                ));
+                t.errors.push(e);
                 continue;
             }
         };
