@@ -121,3 +121,40 @@ fn lastfm_with_kg_and_friends() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(kg.relations.len(), 60);
     Ok(())
 }
+
+#[test]
+fn parquet_and_gzip_inputs() -> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_data::read::read_table;
+    // Gzip: the real ML-100K ratings, compressed, read transparently.
+    let dir = std::env::var_os("POLYREC_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/polyrec/data/ml-100k")
+        });
+    let raw = std::fs::read(dir.join("ml-100k.inter"))?;
+    let tmp = tempfile::tempdir()?;
+    let gz = tmp.path().join("ml-100k.inter.gz");
+    let mut enc =
+        flate2::write::GzEncoder::new(std::fs::File::create(&gz)?, flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &raw)?;
+    enc.finish()?;
+    let t = read_table(&gz, None)?;
+    assert_eq!((t.len(), t.header.len()), (100_000, 4));
+    assert_eq!(t.row(0), ["196", "242", "3", "881250949"]);
+    // Parquet: the Women's reviews as shipped (brotli-compressed Parquet).
+    let Some(wd) = shared_data("widedeep") else {
+        return Ok(());
+    };
+    let t = read_table(
+        &wd.join("WomensClothingE-CommerceReviews.parquet.brotli"),
+        Some(polyrec_data::Format::Parquet),
+    )?;
+    assert_eq!(t.len(), 23_486);
+    assert!(
+        t.header.iter().any(|h| h.contains("Rating")),
+        "{:?}",
+        t.header
+    );
+    Ok(())
+}

@@ -212,6 +212,69 @@ pub fn breakdown(
     Value::Object(out)
 }
 
+/// A named subset of rows (cold-start items, new users, an activity band...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    /// Name; the report key is `slice:<name>`.
+    pub name: String,
+    /// Users in the slice (matched against the `user` column).
+    pub users: HashSet<String>,
+}
+
+impl Slice {
+    /// Slices of users by activity: each band `(name, lo, hi)` holds users with `lo <= rows < hi`
+    /// in `counts` (e.g. training interactions per user; a user absent from `counts` has 0).
+    pub fn by_activity(
+        p: &Predictions,
+        counts: &HashMap<String, usize>,
+        bands: &[(&str, usize, usize)],
+    ) -> Vec<Self> {
+        bands
+            .iter()
+            .map(|&(name, lo, hi)| Self {
+                name: name.to_string(),
+                users: p
+                    .user
+                    .iter()
+                    .filter(|u| {
+                        let c = counts.get(*u).copied().unwrap_or(0);
+                        lo <= c && c < hi
+                    })
+                    .cloned()
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// Adds `slice:<name>` entries (per task, the same metrics) to a report from [`breakdown`].
+pub fn add_slices(
+    report: &mut Value,
+    p: &Predictions,
+    types: &BTreeMap<String, TaskType>,
+    slices: &[Slice],
+) {
+    let Value::Object(out) = report else { return };
+    for slice in slices {
+        let mut by_task: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for i in (0..p.label.len()).filter(|&i| slice.users.contains(&p.user[i])) {
+            by_task.entry(p.task[i].as_str()).or_default().push(i);
+        }
+        let mut tasks = Map::new();
+        for (task, rows) in by_task {
+            let ty = types.get(task).copied().unwrap_or(TaskType::Binary);
+            let users: Vec<&str> = rows.iter().map(|&i| p.user[i].as_str()).collect();
+            let labels: Vec<f64> = rows.iter().map(|&i| p.label[i]).collect();
+            let scores: Vec<f64> = rows.iter().map(|&i| p.score[i]).collect();
+            tasks.insert(
+                task.to_string(),
+                Value::Object(group_metrics(ty, &users, &labels, &scores)),
+            );
+        }
+        out.insert(format!("slice:{}", slice.name), Value::Object(tasks));
+    }
+}
+
 /// Reads top-K lists: one JSON object per line, `{"user", "ranked": [...], "relevant": [...]}`.
 pub fn read_topk(path: &Path, ks: &[usize]) -> Result<TopK> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {

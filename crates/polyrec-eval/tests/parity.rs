@@ -80,3 +80,73 @@ fn malformed_rows_name_their_line() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
+
+#[test]
+fn slices_and_reports() -> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_eval::report::{Slice, add_slices, to_markdown};
+    let p = Predictions::read_csv(&fixture("public_metrics_predictions.csv"))?;
+    let types = p.task_types(&HashMap::new());
+    let mut report = breakdown(&p, &types, None);
+    // Activity bands by the number of rows each user has in the file.
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for u in &p.user {
+        *counts.entry(u.clone()).or_default() += 1;
+    }
+    let slices = Slice::by_activity(&p, &counts, &[("light", 0, 20), ("heavy", 20, usize::MAX)]);
+    add_slices(&mut report, &p, &types, &slices);
+    let light = report["slice:light"]["like"]["count"]
+        .as_u64()
+        .ok_or("light count")?;
+    let heavy = report["slice:heavy"]["like"]["count"]
+        .as_u64()
+        .ok_or("heavy count")?;
+    assert_eq!(light + heavy, 6000, "the two bands partition the rows");
+    // A slice holding every user reproduces the overall figures.
+    let all = Slice {
+        name: "all".into(),
+        users: p.user.iter().cloned().collect(),
+    };
+    add_slices(&mut report, &p, &types, &[all]);
+    assert_eq!(
+        report["slice:all"]["like"]["auc"],
+        report["overall"]["like"]["auc"]
+    );
+    let md = to_markdown(&report);
+    assert!(md.contains("| overall | like |") && md.contains("| slice:heavy | rating |"));
+    Ok(())
+}
+
+#[test]
+fn plots_are_svg_with_every_series() {
+    use polyrec_eval::plot::{LogEntry, bars_svg, curves_svg};
+    let scen = vec!["s0".to_string(), "s1".to_string()];
+    let svg = bars_svg(
+        "AUC <like>",
+        &scen,
+        &[
+            ("mmoe".into(), vec![0.8, 0.7]),
+            ("ple".into(), vec![0.81, f64::NAN]),
+        ],
+    );
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<title>").count(),
+        4,
+        "one bar per model per scenario"
+    );
+    assert!(svg.contains("AUC &lt;like&gt;") && svg.contains("mmoe") && svg.contains("ple"));
+    let log: Vec<LogEntry> = (0..5)
+        .flat_map(|e| {
+            ["train", "valid"].map(|s| LogEntry {
+                epoch: e,
+                split: s.into(),
+                task: "like".into(),
+                metric: "auc".into(),
+                value: 0.6 + 0.02 * f64::from(e),
+            })
+        })
+        .collect();
+    let svg = curves_svg("training", &log);
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(svg.contains("valid like auc"));
+}
