@@ -17,7 +17,9 @@ if sys.argv[1] == "make":
 
 from sklearn.metrics import log_loss, roc_auc_score
 
-data = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1)
+import pandas as pd
+
+data = pd.read_csv(sys.argv[2]).to_numpy(dtype=np.float64)
 labels, scores = data[:, 0], data[:, 1]
 start = time.perf_counter()
 auc = roc_auc_score(labels, scores)

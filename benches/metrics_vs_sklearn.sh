@@ -2,7 +2,7 @@
 # Side by side: AUC and LogLoss over 10 million rows, polyrec vs scikit-learn, on the same
 # file, same machine, one run each (metric time only, not file reading). Prints the ratio.
 source "$(dirname "$0")/common.sh"
-bench_pip "numpy==2.3.5" "scikit-learn==1.7.2"
+bench_pip "numpy==2.3.5" "pandas==2.3.3" "scikit-learn==1.7.2"
 rows="$POLYREC_HOME/bench-10m.csv"
 [ -f "$rows" ] || "$BENCH_VENV/bin/python" benches/metrics_vs_sklearn.py make "$rows" 10000000
 cargo build --release --locked --example metrics_throughput -q

@@ -108,7 +108,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
         .join("embeddings");
     let mut cache = EmbeddingCache::open(&cache_dir, &encoder);
     let t = Instant::now();
-    let (items_emb, stats) = cache.encode(&encoder, &texts)?;
+    let (items_emb, stats) = super::encode_with_progress(&encoder, Some(&mut cache), &texts)?;
     println!(
         "\n== 2. text understanding: {} on {device:?}, {} layers, {} dims; {} item texts in {:.2} s ({} computed, {} cached)",
         model_label(&model),

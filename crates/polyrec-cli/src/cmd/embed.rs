@@ -56,24 +56,22 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
     };
     let encoder = SentenceEncoder::load(&model, options)?;
     let start = Instant::now();
-    let emb = match &a.cache_dir {
-        Some(dir) => {
-            let mut cache = EmbeddingCache::open(dir, &encoder);
-            let (emb, stats) = cache.encode(&encoder, &refs)?;
-            eprintln!(
-                "cache: {} computed, {} from cache{}",
-                stats.computed,
-                stats.hits,
-                if stats.rebuilt {
-                    " (corrupt cache rebuilt)"
-                } else {
-                    ""
-                }
-            );
-            emb
-        }
-        None => encoder.encode(&refs)?,
-    };
+    let mut cache = a
+        .cache_dir
+        .as_ref()
+        .map(|dir| EmbeddingCache::open(dir, &encoder));
+    let (emb, stats) = super::encode_with_progress(&encoder, cache.as_mut(), &refs)?;
+    if cache.is_some() {
+        let rebuilt = if stats.rebuilt {
+            " (corrupt cache rebuilt)"
+        } else {
+            ""
+        };
+        eprintln!(
+            "cache: {} computed, {} from cache{rebuilt}",
+            stats.computed, stats.hits
+        );
+    }
     let secs = start.elapsed().as_secs_f64();
     io::write_npy(&a.output, &emb)?;
     eprintln!(

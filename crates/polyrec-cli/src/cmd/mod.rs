@@ -5,3 +5,45 @@ pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod metrics;
+
+use polyrec::encode::{CacheStats, EmbeddingCache, Embeddings, TextEncoder};
+
+/// Embeds texts in chunks (each chunk still sorted by length inside the encoder), through
+/// the cache when one is given, with a progress bar on a terminal.
+pub fn encode_with_progress(
+    encoder: &dyn TextEncoder,
+    mut cache: Option<&mut EmbeddingCache>,
+    texts: &[&str],
+) -> anyhow::Result<(Embeddings, CacheStats)> {
+    const CHUNK: usize = 512;
+    let bar = indicatif::ProgressBar::new(texts.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} embedding {pos}/{len} texts [{bar:30}] {per_sec}, eta {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let mut out = Embeddings {
+        dim: encoder.dim(),
+        data: Vec::with_capacity(texts.len() * encoder.dim()),
+    };
+    let mut total = CacheStats::default();
+    for chunk in texts.chunks(CHUNK) {
+        let (emb, stats) = match cache.as_deref_mut() {
+            Some(c) => c.encode(encoder, chunk)?,
+            None => (
+                encoder.encode(chunk)?,
+                CacheStats {
+                    computed: chunk.len(),
+                    ..Default::default()
+                },
+            ),
+        };
+        total.hits += stats.hits;
+        total.computed += stats.computed;
+        total.rebuilt |= stats.rebuilt;
+        out.data.extend_from_slice(&emb.data);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok((out, total))
+}
