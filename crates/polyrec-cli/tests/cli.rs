@@ -11,15 +11,6 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn ml100k() -> PathBuf {
-    std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        })
-}
-
 #[test]
 fn validate_passes_on_real_data_and_fails_with_file_and_line()
 -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +19,7 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         .args(["data", "validate", "--spec"])
         .arg(&spec)
         .arg("--data-dir")
-        .arg(ml100k())
+        .arg(polyrec::data::default_ml100k_dir())
         .output()?;
     assert!(
         ok.status.success(),
@@ -45,7 +36,10 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         "ml-100k.kg",
         "ml-100k.link",
     ] {
-        std::fs::copy(ml100k().join(f), dir.path().join(f))?;
+        std::fs::copy(
+            polyrec::data::default_ml100k_dir().join(f),
+            dir.path().join(f),
+        )?;
     }
     let inter = dir.path().join("ml-100k.inter");
     let text = std::fs::read_to_string(&inter)?.replacen(
@@ -71,7 +65,7 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         .args(["data", "inspect", "--json", "--spec"])
         .arg(&spec)
         .arg("--data-dir")
-        .arg(ml100k())
+        .arg(polyrec::data::default_ml100k_dir())
         .output()?;
     let v: serde_json::Value = serde_json::from_slice(&inspect.stdout)?;
     assert_eq!(v["interactions"], 100_000);

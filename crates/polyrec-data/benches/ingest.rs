@@ -7,19 +7,10 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use polyrec_data::{Dataset, DatasetSpec, cache};
 
-fn ml100k_dir() -> PathBuf {
-    std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        })
-}
-
 fn bench(c: &mut Criterion) {
     let spec_path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
-    let dir = ml100k_dir();
+    let dir = polyrec_data::default_ml100k_dir();
     let Ok(spec) = DatasetSpec::from_toml_file(&spec_path) else {
         eprintln!("skipping: cannot read {}", spec_path.display());
         return;

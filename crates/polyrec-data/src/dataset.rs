@@ -89,6 +89,24 @@ impl Interactions {
     pub fn is_empty(&self) -> bool {
         self.user.is_empty()
     }
+
+    /// The rows at `rows`, in that order, with every column (users, items, scenarios,
+    /// timestamps, labels, texts, source lines) taken consistently. Panics on an index
+    /// past the end, like slice indexing.
+    pub fn select(&self, rows: &[usize]) -> Interactions {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&r| v[r].clone()).collect()
+        }
+        Interactions {
+            user: pick(&self.user, rows),
+            item: pick(&self.item, rows),
+            scenario: pick(&self.scenario, rows),
+            timestamp: pick(&self.timestamp, rows),
+            labels: self.labels.iter().map(|l| pick(l, rows)).collect(),
+            texts: self.texts.as_ref().map(|t| pick(t, rows)),
+            lines: pick(&self.lines, rows),
+        }
+    }
 }
 
 /// Task kinds, with the classes of a multiclass task.

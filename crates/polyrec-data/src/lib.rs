@@ -59,5 +59,21 @@ pub use split::{
 pub use stats::{DatasetStats, ScenarioStats, TaskStats};
 pub use vocab::Vocab;
 
+/// Where `scripts/setup.sh` installs MovieLens-100K (RecBole atomic files with its
+/// knowledge graph): `$POLYREC_DATA_DIR`, else `$POLYREC_HOME/data/ml-100k`, else
+/// `~/.cache/polyrec/data/ml-100k`.
+pub fn default_ml100k_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(d) = std::env::var_os("POLYREC_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("POLYREC_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/polyrec")
+        });
+    home.join("data").join("ml-100k")
+}
+
 /// Under `on_error = "fail"`, loading stops once this many rows have been rejected.
 pub const MAX_REPORTED_ERRORS: usize = 20;

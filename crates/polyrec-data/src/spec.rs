@@ -358,7 +358,11 @@ impl DatasetSpec {
         if let Some(items) = &self.items {
             if items.file.is_none() && (!items.categorical.is_empty() || !items.numeric.is_empty())
             {
-                // Attributes are then read from the interaction rows: allowed.
+                return Err(Error::spec(
+                    origin,
+                    "[items] without a `path` takes names and texts from the interaction rows, \
+                     but not `categorical` or `numeric` attributes: give the item file",
+                ));
             }
         }
         Ok(())

@@ -2,24 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use polyrec_data::{Dataset, DatasetStats, TaskKind};
+use polyrec_data::{Dataset, DatasetStats, TaskKind, default_ml100k_dir};
 
 fn spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml")
 }
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        })
-}
-
 #[test]
 fn counts_match_the_files() -> Result<(), Box<dyn std::error::Error>> {
-    let ds = Dataset::load(spec(), Some(&data_dir()))?;
+    let ds = Dataset::load(spec(), Some(&default_ml100k_dir()))?;
     assert_eq!(ds.interactions.len(), 100_000);
     assert_eq!(ds.users.ids.len(), 943);
     assert_eq!(ds.items.ids.len(), 1_682);
@@ -82,7 +73,7 @@ fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
         ColdStart, DatasetSpec, cache, cold_start_split, epoch_batches, leave_one_out,
         random_split, temporal_split,
     };
-    let ds = Dataset::load(spec(), Some(&data_dir()))?;
+    let ds = Dataset::load(spec(), Some(&default_ml100k_dir()))?;
     let n = ds.interactions.len();
 
     // Random, stratified by scenario, reproducible under a seed.
@@ -158,8 +149,8 @@ fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
     // Binary cache: a second load is a hit and equals the parsed dataset.
     let dir = tempfile::tempdir()?;
     let s = DatasetSpec::from_toml_file(spec())?;
-    let (first, hit1) = cache::load_cached(&s, &data_dir(), dir.path())?;
-    let (second, hit2) = cache::load_cached(&s, &data_dir(), dir.path())?;
+    let (first, hit1) = cache::load_cached(&s, &default_ml100k_dir(), dir.path())?;
+    let (second, hit2) = cache::load_cached(&s, &default_ml100k_dir(), dir.path())?;
     assert!(!hit1 && hit2);
     assert_eq!(first, second);
     assert_eq!(second.items.ids.get("242"), first.items.ids.get("242"));
@@ -171,8 +162,31 @@ fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
         b[k] ^= 1;
         std::fs::write(&p, b)?;
     }
-    let (third, hit3) = cache::load_cached(&s, &data_dir(), dir.path())?;
+    let (third, hit3) = cache::load_cached(&s, &default_ml100k_dir(), dir.path())?;
     assert!(!hit3);
     assert_eq!(third, first);
+    Ok(())
+}
+
+#[test]
+fn select_keeps_every_column_aligned() -> Result<(), Box<dyn std::error::Error>> {
+    let ds = Dataset::load(spec(), Some(&default_ml100k_dir()))?;
+    let inter = &ds.interactions;
+    let rows = [99_999, 0, 5, 5];
+    let sub = inter.select(&rows);
+    assert_eq!(sub.len(), 4);
+    for (k, &r) in rows.iter().enumerate() {
+        assert_eq!(sub.user[k], inter.user[r]);
+        assert_eq!(sub.item[k], inter.item[r]);
+        assert_eq!(sub.scenario[k], inter.scenario[r]);
+        assert_eq!(sub.timestamp[k], inter.timestamp[r]);
+        assert_eq!(sub.lines[k], inter.lines[r]);
+        for (l, full) in sub.labels.iter().zip(&inter.labels) {
+            assert_eq!(l[k], full[r]);
+        }
+    }
+    // The first row of the file is line 2 (after the header).
+    assert_eq!(sub.lines[1], 2);
+    assert!(inter.select(&[]).is_empty());
     Ok(())
 }

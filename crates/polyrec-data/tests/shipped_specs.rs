@@ -126,12 +126,7 @@ fn lastfm_with_kg_and_friends() -> Result<(), Box<dyn std::error::Error>> {
 fn parquet_and_gzip_inputs() -> Result<(), Box<dyn std::error::Error>> {
     use polyrec_data::read::read_table;
     // Gzip: the real ML-100K ratings, compressed, read transparently.
-    let dir = std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        });
+    let dir = polyrec_data::default_ml100k_dir();
     let raw = std::fs::read(dir.join("ml-100k.inter"))?;
     let tmp = tempfile::tempdir()?;
     let gz = tmp.path().join("ml-100k.inter.gz");

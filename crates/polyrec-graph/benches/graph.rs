@@ -9,12 +9,7 @@ use polyrec_data::Dataset;
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 
 fn bench(c: &mut Criterion) {
-    let dir = std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        });
+    let dir = polyrec_data::default_ml100k_dir();
     let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
     let Ok(ds) = Dataset::load(&spec, Some(&dir)) else {
         eprintln!("skipping: ML-100K not installed (run scripts/setup.sh)");

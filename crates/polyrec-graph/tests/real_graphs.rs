@@ -7,12 +7,7 @@ use polyrec_data::{Dataset, DatasetSpec};
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 
 fn ml100k() -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = std::env::var_os("POLYREC_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".cache/polyrec/data/ml-100k")
-        });
+    let dir = polyrec_data::default_ml100k_dir();
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
     Ok(Dataset::load(spec, Some(&dir))?)
 }
@@ -146,22 +141,29 @@ fn related_films_share_real_entities_and_reasons_exist_in_the_triples()
 fn cold_start_items_and_users() -> Result<(), Box<dyn std::error::Error>> {
     let ds = ml100k()?;
     let kg = KnowledgeGraph::from_dataset(&ds)?;
-    // Hold an item out of the interactions entirely: it still has neighbours and related
-    // items, because those come from the graph.
-    let seen: HashSet<u32> = ds.interactions.item.iter().copied().collect();
+    // Remove every rating of one linked item, as if it had just been added to the catalog.
     let linked: Vec<u32> = (0..ds.items.ids.len() as u32)
         .filter(|&i| !kg.item_entities(i).is_empty())
         .collect();
     let cold = linked[linked.len() / 2];
+    let mut without = ds.clone();
+    let keep: Vec<usize> = (0..ds.interactions.len())
+        .filter(|&r| ds.interactions.item[r] != cold)
+        .collect();
+    without.interactions = ds.interactions.select(&keep);
+    let inter = &without.interactions;
     assert!(
-        seen.contains(&cold),
-        "ML-100K items all have ratings; treat this one as new"
+        inter.item.len() < ds.interactions.item.len(),
+        "the item had ratings to remove"
     );
-    assert!(!kg.item_neighbours(cold).is_empty());
-    assert!(
-        !kg.related_items(cold, 5, &RelatednessConfig::default())
-            .is_empty()
-    );
+    assert!(!inter.item.contains(&cold));
+    let cold_kg = KnowledgeGraph::from_dataset(&without)?;
+    // The new item still has graph neighbours and related items, the same as before.
+    assert!(!cold_kg.item_neighbours(cold).is_empty());
+    let cfg = RelatednessConfig::default();
+    let related = cold_kg.related_items(cold, 5, &cfg);
+    assert_eq!(related.len(), 5);
+    assert_eq!(related, kg.related_items(cold, 5, &cfg));
     // A user with no history who declares they like Star Wars.
     let sw = (0..ds.items.ids.len() as u32)
         .find(|&i| ds.items.names[i as usize].as_deref() == Some("Star Wars (1977)"))

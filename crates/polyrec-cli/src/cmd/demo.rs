@@ -21,7 +21,7 @@ const ML100K_SPEC: &str = include_str!("../../../../examples/data/ml-100k.toml")
 /// Arguments of `polyrec demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Folder with the ML-100K RecBole files (default: $POLYREC_DATA_DIR).
+    /// Folder with the ML-100K RecBole files (default: where scripts/setup.sh installs them).
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Model folder (default: all-MiniLM-L6-v2 from the set-up).
@@ -66,12 +66,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     // 1. Ingest.
     let spec = DatasetSpec::from_toml_str(ML100K_SPEC, Path::new("examples/data/ml-100k.toml"))?;
-    let dir = match a.data_dir {
-        Some(d) => d,
-        None => spec.resolve_data_dir(Path::new("."), None).context(
-            "set POLYREC_DATA_DIR or pass --data-dir (scripts/setup.sh installs ML-100K)",
-        )?,
-    };
+    let dir = a.data_dir.unwrap_or_else(polyrec::data::default_ml100k_dir);
     let t = Instant::now();
     let ds = Dataset::load_spec(&spec, &dir)?;
     println!(
