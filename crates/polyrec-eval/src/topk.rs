@@ -104,33 +104,63 @@ where
     (0..relevant.len())
         .into_par_iter()
         .fold(
-            || {
-                (
-                    TopK::new(ks),
-                    vec![0f32; n_items],
-                    Vec::<u32>::with_capacity(n_items),
-                )
+            || Worker {
+                acc: TopK::new(ks),
+                buf: vec![0f32; n_items],
+                excluded: vec![false; n_items],
+                top: Vec::with_capacity(kmax + 1),
+                ranked: Vec::with_capacity(kmax),
             },
-            |(mut acc, mut buf, mut cand), u| {
+            |mut w, u| {
                 if relevant[u].is_empty() {
-                    return (acc, buf, cand);
+                    return w;
                 }
-                score(u, &mut buf);
-                cand.clear();
+                score(u, &mut w.buf);
+                // Training items are flagged in a per-thread mask (set here, reset below),
+                // not looked up in the hash set once per item.
                 let seen = train_items.get(u);
-                cand.extend((0..n_items as u32).filter(|i| !seen.is_some_and(|s| s.contains(i))));
-                let k = kmax.min(cand.len());
-                let by_score =
-                    |a: &u32, b: &u32| buf[*b as usize].total_cmp(&buf[*a as usize]).then(a.cmp(b));
-                if k > 0 && k < cand.len() {
-                    cand.select_nth_unstable_by(k - 1, by_score);
+                for &i in seen.into_iter().flatten() {
+                    if let Some(x) = w.excluded.get_mut(i as usize) {
+                        *x = true;
+                    }
                 }
-                cand.truncate(k);
-                cand.sort_unstable_by(by_score);
-                acc.add(&cand, &relevant[u]);
-                (acc, buf, cand)
+                // One pass keeps the best `kmax` in order: score descending, then item
+                // index ascending. Items come in index order, so an item tied with the
+                // current k-th loses to it; most items cost one comparison.
+                w.top.clear();
+                for (i, (&s, &skip)) in w.buf.iter().zip(&w.excluded).enumerate() {
+                    if skip || kmax == 0 {
+                        continue;
+                    }
+                    if w.top.len() == kmax {
+                        if s.total_cmp(&w.top[kmax - 1].0).is_le() {
+                            continue;
+                        }
+                        w.top.pop();
+                    }
+                    let at = w.top.partition_point(|t| t.0.total_cmp(&s).is_ge());
+                    w.top.insert(at, (s, i as u32));
+                }
+                for &i in seen.into_iter().flatten() {
+                    if let Some(x) = w.excluded.get_mut(i as usize) {
+                        *x = false;
+                    }
+                }
+                w.ranked.clear();
+                w.ranked.extend(w.top.iter().map(|t| t.1));
+                w.acc.add(&w.ranked, &relevant[u]);
+                w
             },
         )
-        .map(|(acc, _, _)| acc)
+        .map(|w| w.acc)
         .reduce(|| TopK::new(ks), TopK::merge)
+}
+
+/// Per-thread state of [`full_ranking`].
+struct Worker {
+    acc: TopK,
+    buf: Vec<f32>,
+    excluded: Vec<bool>,
+    top: Vec<(f32, u32)>,
+    ranked: Vec<u32>,
 }

@@ -16,7 +16,70 @@ fn labelled() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
     })
 }
 
+/// Longer inputs with many ties (both zeros included), long enough for the radix path.
+fn tied() -> impl Strategy<Value = (Vec<f64>, Vec<f64>)> {
+    (2usize..1500).prop_flat_map(|n| {
+        (
+            prop::collection::vec(prop::bool::ANY.prop_map(f64::from), n),
+            prop::collection::vec(
+                prop_oneof![
+                    Just(-0.0),
+                    Just(0.0),
+                    (-40i32..40).prop_map(|k| f64::from(k) / 8.0)
+                ],
+                n,
+            ),
+        )
+    })
+}
+
+fn pairwise_auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
+    let mut wins = 0.0f64;
+    let mut pairs = 0.0f64;
+    for (i, &li) in labels.iter().enumerate() {
+        for (j, &lj) in labels.iter().enumerate() {
+            if li > 0.5 && lj < 0.5 {
+                pairs += 1.0;
+                wins += if scores[i] > scores[j] {
+                    1.0
+                } else if scores[i] == scores[j] {
+                    0.5
+                } else {
+                    0.0
+                };
+            }
+        }
+    }
+    (pairs > 0.0).then(|| wins / pairs)
+}
+
 proptest! {
+    #[test]
+    fn auc_and_gauc_match_the_pairwise_definition_with_ties((labels, scores) in tied()) {
+        match (auc(&labels, &scores), pairwise_auc(&labels, &scores)) {
+            (Some(a), Some(e)) => prop_assert!((a - e).abs() < 1e-12, "{} vs {}", a, e),
+            (a, e) => prop_assert_eq!(a, e),
+        }
+        // Three users by row parity and position: GAUC is the row-weighted mean of
+        // per-user pairwise AUCs.
+        let users: Vec<usize> = (0..labels.len()).map(|i| i % 3).collect();
+        let (mut num, mut den) = (0.0, 0.0);
+        for u in 0..3 {
+            let rows: Vec<usize> = (0..labels.len()).filter(|i| i % 3 == u).collect();
+            let l: Vec<f64> = rows.iter().map(|&i| labels[i]).collect();
+            let s: Vec<f64> = rows.iter().map(|&i| scores[i]).collect();
+            if let Some(a) = pairwise_auc(&l, &s) {
+                num += a * rows.len() as f64;
+                den += rows.len() as f64;
+            }
+        }
+        let expected = (den > 0.0).then(|| num / den);
+        match (gauc(&users, &labels, &scores), expected) {
+            (Some(g), Some(e)) => prop_assert!((g - e).abs() < 1e-12, "{} vs {}", g, e),
+            (g, e) => prop_assert_eq!(g, e),
+        }
+    }
+
     #[test]
     fn perfect_and_reversed_rankings((labels, _) in labelled()) {
         let pos = labels.iter().filter(|&&l| l > 0.5).count();
@@ -50,20 +113,42 @@ proptest! {
 
     #[test]
     fn auc_matches_the_pairwise_definition((labels, scores) in labelled()) {
-        let mut wins = 0.0f64;
-        let mut pairs = 0.0f64;
-        for (i, &li) in labels.iter().enumerate() {
-            for (j, &lj) in labels.iter().enumerate() {
-                if li > 0.5 && lj < 0.5 {
-                    pairs += 1.0;
-                    wins += if scores[i] > scores[j] { 1.0 } else if scores[i] == scores[j] { 0.5 } else { 0.0 };
-                }
-            }
-        }
-        let expected = (pairs > 0.0).then(|| wins / pairs);
-        match (auc(&labels, &scores), expected) {
+        match (auc(&labels, &scores), pairwise_auc(&labels, &scores)) {
             (Some(a), Some(e)) => prop_assert!((a - e).abs() < 1e-12),
             (a, e) => prop_assert_eq!(a, e),
+        }
+    }
+
+    #[test]
+    fn full_ranking_matches_a_full_sort_with_ties(
+        n_items in 1usize..60,
+        seed_scores in prop::collection::vec(prop::collection::vec(-3i8..3, 60), 1..12),
+        seed_train in prop::collection::vec(prop::collection::vec(0u32..60, 0..70), 12),
+        seed_rel in prop::collection::vec(prop::collection::vec(0u32..60, 0..4), 12),
+    ) {
+        let n_users = seed_scores.len();
+        let train: Vec<HashSet<u32>> = (0..n_users)
+            .map(|u| seed_train[u].iter().map(|&i| i % n_items as u32).collect())
+            .collect();
+        let relevant: Vec<HashSet<u32>> = (0..n_users)
+            .map(|u| seed_rel[u].iter().map(|&i| i % n_items as u32).collect())
+            .collect();
+        let ks = [1, 5, 20];
+        let got = full_ranking(n_items, &train, &relevant, &ks, |u, buf| {
+            for (i, s) in buf.iter_mut().enumerate() {
+                *s = f32::from(seed_scores[u][i]);
+            }
+        });
+        let mut expected = TopK::new(&ks);
+        for u in 0..n_users {
+            let mut items: Vec<u32> = (0..n_items as u32).filter(|i| !train[u].contains(i)).collect();
+            items.sort_by(|&a, &b| seed_scores[u][b as usize].cmp(&seed_scores[u][a as usize]).then(a.cmp(&b)));
+            items.truncate(20);
+            expected.add(&items, &relevant[u]);
+        }
+        prop_assert_eq!(got.users(), expected.users());
+        for (k, v) in expected.means() {
+            prop_assert!((got.means()[&k] - v).abs() < 1e-12, "{}: {} vs {}", k, got.means()[&k], v);
         }
     }
 
