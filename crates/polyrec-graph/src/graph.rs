@@ -62,6 +62,8 @@ pub struct KnowledgeGraph {
     pub(crate) item_entities: Vec<Vec<u32>>,
     /// Entity -> items linked to it.
     pub(crate) entity_items: Vec<Vec<u32>>,
+    /// Entity -> items linked to it directly or through one relation (precomputed).
+    entity_reach: Vec<usize>,
     item_nodes: Vec<NodeIndex>,
     stats: GraphStats,
 }
@@ -129,6 +131,16 @@ impl KnowledgeGraph {
         for &(a, b) in &ds.social {
             g.add_edge(user_nodes[a as usize], user_nodes[b as usize], friend_of);
         }
+        let entity_reach: Vec<usize> = entity_adj
+            .iter()
+            .zip(&entity_items)
+            .map(|(adj, own)| {
+                adj.iter()
+                    .map(|&(_, x)| entity_items[x as usize].len())
+                    .sum::<usize>()
+                    + own.len()
+            })
+            .collect();
         let mut degrees: Vec<usize> = entity_adj.iter().map(Vec::len).collect();
         degrees.sort_unstable();
         let q = |p: f64| {
@@ -171,6 +183,7 @@ impl KnowledgeGraph {
             entity_adj,
             item_entities,
             entity_items,
+            entity_reach,
             item_nodes,
             stats,
         })
@@ -236,13 +249,10 @@ impl KnowledgeGraph {
         self.item_names.get(i as usize).map_or("?", String::as_str)
     }
 
-    /// How many items an entity is linked to directly or through one relation: its
-    /// "popularity" for rarity weights.
-    pub(crate) fn entity_item_degree(&self, e: u32) -> usize {
-        self.entity_adj[e as usize]
-            .iter()
-            .map(|&(_, x)| self.entity_items[x as usize].len())
-            .sum::<usize>()
-            + self.entity_items[e as usize].len()
+    /// How many items an entity reaches: those linked to it directly or to an entity one
+    /// relation away. Its "popularity": rarer shared entities weigh more in relatedness
+    /// and rank first among reasons.
+    pub fn entity_reach(&self, e: u32) -> usize {
+        self.entity_reach.get(e as usize).copied().unwrap_or(0)
     }
 }

@@ -9,7 +9,32 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::KnowledgeGraph;
+use std::collections::HashMap;
+
+use crate::{KnowledgeGraph, RelationId};
+
+/// A path found, before names are attached.
+struct Found {
+    length: usize,
+    popularity: usize,
+    strength: f32,
+    from: u32,
+    entity: u32,
+    relation: RelationId,
+}
+
+impl Found {
+    /// The ranking rule of the module docs: shorter, then rarer entity, then stronger
+    /// rating, then item index, then entity index.
+    fn rank(&self, other: &Found) -> std::cmp::Ordering {
+        self.length
+            .cmp(&other.length)
+            .then(self.popularity.cmp(&other.popularity))
+            .then(other.strength.total_cmp(&self.strength))
+            .then(self.from.cmp(&other.from))
+            .then(self.entity.cmp(&other.entity))
+    }
+}
 
 /// One step of a path: a relation and the entity it reaches.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,45 +95,72 @@ impl KnowledgeGraph {
     /// ones should be passed) to `candidate`, ranked as the module docs say.
     pub fn reasons(&self, history: &[(u32, f32)], candidate: u32, limit: usize) -> Vec<ReasonPath> {
         let cand_entities = self.item_entities(candidate);
-        if cand_entities.is_empty() {
+        if cand_entities.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let mut paths = Vec::new();
+        // Every entity one relation away from the candidate's entities, with the relation
+        // of the first candidate entity (in link order) that reaches it.
+        let mut reach: HashMap<u32, RelationId> = HashMap::new();
+        for &ec in cand_entities {
+            for &(r2, y) in self.entity_neighbours(ec) {
+                reach.entry(y).or_insert(r2);
+            }
+        }
+        // The best `limit` distinct paths, kept in order while scanning; names are looked
+        // up only for the ones returned. A path equal in every key to a kept one (the same
+        // item through the same entity) is a duplicate and is skipped.
+        let mut best: Vec<Found> = Vec::with_capacity(limit + 1);
         for &(h, strength) in history {
             if h == candidate {
                 continue;
             }
             for &eh in self.item_entities(h) {
                 for &(r1, x) in self.entity_neighbours(eh) {
-                    if cand_entities.contains(&x) {
-                        paths.push(self.path(h, strength, candidate, 1, r1, x));
+                    let (length, relation) = if cand_entities.contains(&x) {
+                        (1, r1)
+                    } else if let Some(&r2) = reach.get(&x) {
+                        (2, r2)
+                    } else {
+                        continue;
+                    };
+                    let f = Found {
+                        length,
+                        popularity: self.entity_reach(x),
+                        strength,
+                        from: h,
+                        entity: x,
+                        relation,
+                    };
+                    if best.len() == limit && f.rank(&best[limit - 1]).is_ge() {
                         continue;
                     }
-                    // Shared entity x: does the candidate's entity reach x too?
-                    for &ec in cand_entities {
-                        if let Some(&(r2, _)) =
-                            self.entity_neighbours(ec).iter().find(|&&(_, y)| y == x)
-                        {
-                            paths.push(self.path(h, strength, candidate, 2, r2, x));
-                        }
+                    let at = best.partition_point(|b| b.rank(&f).is_lt());
+                    if best.get(at).is_some_and(|b| b.rank(&f).is_eq()) {
+                        continue;
                     }
+                    best.insert(at, f);
+                    best.truncate(limit);
                 }
             }
         }
-        paths.sort_by(|a, b| {
-            a.length
-                .cmp(&b.length)
-                .then(a.popularity.cmp(&b.popularity))
-                .then(b.strength.total_cmp(&a.strength))
-                .then(a.from_item.cmp(&b.from_item))
-                .then(a.via.entity.cmp(&b.via.entity))
-        });
-        paths.dedup_by(|a, b| a.from_item == b.from_item && a.via.entity == b.via.entity);
-        paths.truncate(limit);
-        paths
+        best.iter()
+            .map(|f| {
+                self.path(
+                    f.from, f.strength, candidate, f.length, f.relation, f.entity,
+                )
+            })
+            .collect()
     }
 
-    fn path(&self, from: u32, strength: f32, to: u32, length: usize, r: u32, x: u32) -> ReasonPath {
+    fn path(
+        &self,
+        from: u32,
+        strength: f32,
+        to: u32,
+        length: usize,
+        r: RelationId,
+        x: u32,
+    ) -> ReasonPath {
         ReasonPath {
             from_item: from,
             from_name: self.item_name(from).to_string(),
@@ -120,7 +172,7 @@ impl KnowledgeGraph {
                 entity: x,
                 label: self.entity_label(x).to_string(),
             },
-            popularity: self.entity_item_degree(x),
+            popularity: self.entity_reach(x),
         }
     }
 }

@@ -38,7 +38,7 @@ impl KnowledgeGraph {
     /// Rarity weight of a shared entity: `1 / ln(1 + n)` where `n` is the number of items
     /// that reach it, so an entity shared by 2 items weighs more than one shared by 500.
     pub fn rarity(&self, entity: u32) -> f64 {
-        1.0 / (1.0 + self.entity_item_degree(entity).max(1) as f64).ln()
+        1.0 / (1.0 + self.entity_reach(entity).max(1) as f64).ln()
     }
 
     /// Relatedness scores of every item reachable from `item` through one shared entity

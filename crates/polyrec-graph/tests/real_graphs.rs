@@ -138,6 +138,70 @@ fn related_films_share_real_entities_and_reasons_exist_in_the_triples()
 }
 
 #[test]
+fn reasons_are_the_best_distinct_paths_by_the_stated_rule() -> Result<(), Box<dyn std::error::Error>>
+{
+    let ds = ml100k()?;
+    let kg = KnowledgeGraph::from_dataset(&ds)?;
+    let rating = ds.task_index("rating").ok_or("no rating task")?;
+    let mut history: Vec<Vec<(u32, f32)>> = vec![Vec::new(); ds.users.ids.len()];
+    for r in 0..ds.interactions.len() {
+        let v = ds.interactions.labels[rating][r];
+        if v >= 4.0 {
+            history[ds.interactions.user[r] as usize].push((ds.interactions.item[r], v));
+        }
+    }
+    let n_items = ds.items.ids.len() as u32;
+    let mut checked = 0;
+    for u in (0..history.len()).step_by(19) {
+        for c in (0..20).map(|k| (u as u32 * 31 + k * 97) % n_items) {
+            // Every path, sorted by the rule, duplicates (same item, same entity) removed.
+            let ce = kg.item_entities(c);
+            let mut reach = std::collections::HashMap::new();
+            for &ec in ce {
+                for &(r, y) in kg.entity_neighbours(ec) {
+                    reach.entry(y).or_insert(r);
+                }
+            }
+            let mut all = Vec::new();
+            for &(h, s) in &history[u] {
+                for &eh in kg.item_entities(h).iter().filter(|_| h != c) {
+                    for &(_, x) in kg.entity_neighbours(eh) {
+                        let len = if ce.contains(&x) {
+                            1
+                        } else if reach.contains_key(&x) {
+                            2
+                        } else {
+                            continue;
+                        };
+                        all.push((len, kg.entity_reach(x), -s, h, x));
+                    }
+                }
+            }
+            all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            all.dedup();
+            all.truncate(3);
+            let got: Vec<_> = kg
+                .reasons(&history[u], c, 3)
+                .iter()
+                .map(|p| {
+                    (
+                        p.length,
+                        p.popularity,
+                        -p.strength,
+                        p.from_item,
+                        p.via.entity,
+                    )
+                })
+                .collect();
+            assert_eq!(got, all, "user {u}, candidate {c}");
+            checked += usize::from(!got.is_empty());
+        }
+    }
+    assert!(checked > 500, "only {checked} queries had paths");
+    Ok(())
+}
+
+#[test]
 fn cold_start_items_and_users() -> Result<(), Box<dyn std::error::Error>> {
     let ds = ml100k()?;
     let kg = KnowledgeGraph::from_dataset(&ds)?;
