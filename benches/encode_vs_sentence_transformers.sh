@@ -7,14 +7,15 @@
 # virtual environment; this is a benchmark, not part of the test command.
 source "$(dirname "$0")/common.sh"
 THREADS="${THREADS:-$(nproc)}"
+BATCH="${BATCH:-32}" # sentence-transformers' default batch size, used on both sides
 ST_VENV="$POLYREC_HOME/st-venv"
 [ -x "$ST_VENV/bin/python" ] || python3 -m venv "$ST_VENV"
 "$ST_VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.11.0" "sentence-transformers" numpy
 texts="$POLYREC_HOME/bench-texts.jsonl"
 python3 benches/encode_texts.py "$POLYREC_DATA_DIR" "${POLYREC_SHARED_DIR:-../shared}" > "$texts"
 cargo build --release --locked --example encode_throughput -q
-rust=$(OMP_NUM_THREADS=$THREADS target/release/examples/encode_throughput "$texts" 64 "$THREADS")
-py=$(HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$THREADS "$ST_VENV/bin/python" benches/encode_vs_sentence_transformers.py "$POLYREC_MODEL_DIR" "$texts" "$THREADS")
+rust=$(OMP_NUM_THREADS=$THREADS target/release/examples/encode_throughput "$texts" "$BATCH" "$THREADS")
+py=$(HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$THREADS "$ST_VENV/bin/python" benches/encode_vs_sentence_transformers.py "$POLYREC_MODEL_DIR" "$texts" "$THREADS" "$BATCH")
 echo "polyrec:               $rust"
 echo "sentence-transformers: $py"
 "$ST_VENV/bin/python" - "$texts" "$rust" "$py" <<'PY'

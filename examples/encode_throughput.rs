@@ -24,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             device: polyrec::rank::DeviceRequest::Cpu.resolve()?,
             batch_size,
             threads,
+            cpu_workers: None,
             half: false,
         },
     )?;

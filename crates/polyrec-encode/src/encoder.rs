@@ -21,15 +21,21 @@ pub struct EncoderOptions {
     pub half: bool,
     /// Intra-op threads for libtorch on the CPU (`None`: libtorch's default).
     pub threads: Option<i32>,
+    /// On the CPU, how many batches run at once, each on its own thread with one intra-op
+    /// thread, all sharing the same weights (no copy). `None`: as many as the intra-op
+    /// threads; `Some(1)`: one batch at a time using all intra-op threads. A small model
+    /// keeps one core busier per batch than many cores on one batch.
+    pub cpu_workers: Option<usize>,
 }
 
 impl Default for EncoderOptions {
     fn default() -> Self {
         Self {
             device: Device::cuda_if_available(),
-            batch_size: 64,
+            batch_size: 32,
             half: false,
             threads: None,
+            cpu_workers: None,
         }
     }
 }
@@ -49,6 +55,17 @@ pub struct SentenceEncoder {
     model: BertModel,
     options: EncoderOptions,
     fingerprint: String,
+    /// Models that share the weights of `model`, one per extra CPU worker, made on first use.
+    replicas: std::sync::OnceLock<Vec<std::sync::Mutex<Replica>>>,
+}
+
+/// One finished batch: its index and its flattened embeddings.
+type Done = (usize, Vec<f32>);
+
+/// A [`BertModel`] whose tensors share storage with the encoder's own.
+struct Replica {
+    _vs: nn::VarStore,
+    model: BertModel,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -91,6 +108,7 @@ impl SentenceEncoder {
             model,
             options,
             fingerprint,
+            replicas: std::sync::OnceLock::new(),
         })
     }
 
@@ -148,70 +166,140 @@ impl SentenceEncoder {
     /// Pooled (and normalised, if the model says so) embeddings of a padded batch, with
     /// gradient tracking as the variable store allows. `ids` and `mask` are `[batch, seq]`.
     pub fn forward_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Tensor {
-        let tokens = self.model.forward_t(ids, mask, train);
-        let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
-        let pooled = match self.files.pooling {
-            Pooling::Mean => {
-                (&tokens * &m).sum_dim_intlist(1, false, tokens.kind())
-                    / m.sum_dim_intlist(1, false, tokens.kind()).clamp_min(1e-9)
-            }
-            Pooling::Cls => tokens.select(1, 0),
-            Pooling::Max => (&tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
-        };
-        if self.files.normalize {
-            let norm = pooled.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
-            pooled / norm
-        } else {
-            pooled
-        }
+        pooled(
+            &self.model,
+            ids,
+            mask,
+            train,
+            self.files.pooling,
+            self.files.normalize,
+        )
     }
 
     /// Pads a group of token sequences into `(ids, mask)` tensors on the model's device.
     pub fn pad(&self, group: &[&Tokens]) -> (Tensor, Tensor) {
-        let len = group.iter().map(|t| t.ids.len()).max().unwrap_or(0).max(1);
-        let pad = self.files.bert.pad_token_id;
-        let mut ids = Vec::with_capacity(group.len() * len);
-        let mut mask = Vec::with_capacity(group.len() * len);
-        for t in group {
-            ids.extend(t.ids.iter().map(|&i| i64::from(i)));
-            mask.extend(std::iter::repeat_n(1i64, t.ids.len()));
-            ids.extend(std::iter::repeat_n(pad, len - t.ids.len()));
-            mask.extend(std::iter::repeat_n(0i64, len - t.ids.len()));
-        }
-        let shape = [group.len() as i64, len as i64];
-        let dev = self.options.device;
-        (
-            Tensor::from_slice(&ids).view(shape).to(dev),
-            Tensor::from_slice(&mask).view(shape).to(dev),
-        )
+        pad(group, self.files.bert.pad_token_id, self.options.device)
     }
 
     /// Encodes texts: tokenizes in parallel, sorts by length so each batch pads little,
-    /// runs without gradients and restores the input order.
+    /// runs without gradients and restores the input order. On the CPU, batches run on
+    /// several workers at once (see [`EncoderOptions::cpu_workers`]).
     pub fn encode_texts(&self, texts: &[&str]) -> Result<Embeddings> {
         let dim = self.files.bert.hidden_size as usize;
         let tokens = self.tokenize(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(tokens[i].ids.len()));
-        let mut out = vec![0f32; texts.len() * dim];
         let bs = self.options.batch_size.max(1);
-        tch::no_grad(|| -> Result<()> {
-            for chunk in order.chunks(bs) {
-                let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-                let (ids, mask) = self.pad(&group);
-                let emb = self
-                    .forward_t(&ids, &mask, false)
-                    .to_kind(Kind::Float)
-                    .to(Device::Cpu)
-                    .contiguous();
-                let flat: Vec<f32> = Vec::<f32>::try_from(emb.view([-1]))?;
-                for (k, &i) in chunk.iter().enumerate() {
-                    out[i * dim..(i + 1) * dim].copy_from_slice(&flat[k * dim..(k + 1) * dim]);
+        let chunks: Vec<&[usize]> = order.chunks(bs).collect();
+        let (pad_id, device) = (self.files.bert.pad_token_id, self.options.device);
+        let (pooling, normalize) = (self.files.pooling, self.files.normalize);
+        let tokens = &tokens;
+        let run = move |model: &BertModel, chunk: &[usize]| -> Result<Vec<f32>> {
+            let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+            let (ids, mask) = pad(&group, pad_id, device);
+            let emb = pooled(model, &ids, &mask, false, pooling, normalize)
+                .to_kind(Kind::Float)
+                .to(Device::Cpu)
+                .contiguous();
+            Ok(Vec::<f32>::try_from(emb.view([-1]))?)
+        };
+        let mut out = vec![0f32; texts.len() * dim];
+        let mut place = |chunk: &[usize], flat: &[f32]| {
+            for (k, &i) in chunk.iter().enumerate() {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&flat[k * dim..(k + 1) * dim]);
+            }
+        };
+        let workers = self.cpu_workers().min(chunks.len());
+        if workers <= 1 {
+            tch::no_grad(|| -> Result<()> {
+                for chunk in &chunks {
+                    place(chunk, &run(&self.model, chunk)?);
+                }
+                Ok(())
+            })?;
+            return Ok(Embeddings { dim, data: out });
+        }
+        let replicas = self.replicas.get_or_init(|| {
+            (0..self.cpu_workers())
+                .map(|_| std::sync::Mutex::new(self.replica()))
+                .collect()
+        });
+        // Workers take the next batch from a shared counter (longest first), so the
+        // uneven batch costs balance out.
+        let saved_threads = tch::get_num_threads();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<Result<Vec<Done>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = replicas[..workers]
+                .iter()
+                .map(|replica| {
+                    let (next, chunks, run) = (&next, &chunks, &run);
+                    s.spawn(move || -> Result<Vec<Done>> {
+                        tch::set_num_threads(1);
+                        let guard = replica.lock().map_err(|_| {
+                            Error::Worker("a worker panicked during an earlier call".into())
+                        })?;
+                        let mut done = Vec::new();
+                        tch::no_grad(|| -> Result<()> {
+                            loop {
+                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(chunk) = chunks.get(k) else {
+                                    return Ok(());
+                                };
+                                done.push((k, run(&guard.model, chunk)?));
+                            }
+                        })?;
+                        Ok(done)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Worker("a worker panicked".into())))
+                })
+                .collect()
+        });
+        // Worker threads may change libtorch's process-wide (MKL) thread count.
+        tch::set_num_threads(saved_threads);
+        for r in results {
+            for (k, flat) in r? {
+                place(chunks[k], &flat);
+            }
+        }
+        Ok(Embeddings { dim, data: out })
+    }
+
+    /// Workers used for a large input: 1 off the CPU.
+    fn cpu_workers(&self) -> usize {
+        if self.options.device != Device::Cpu {
+            return 1;
+        }
+        self.options
+            .cpu_workers
+            .unwrap_or_else(|| {
+                self.options
+                    .threads
+                    .unwrap_or_else(tch::get_num_threads)
+                    .max(1) as usize
+            })
+            .max(1)
+    }
+
+    /// A model sharing this encoder's weight storage: built with the same names, then each
+    /// tensor's data pointed at the encoder's tensor (no copy).
+    fn replica(&self) -> Replica {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = BertModel::new(&vs.root(), &self.files.bert);
+        let source = self.vs.variables();
+        tch::no_grad(|| {
+            for (name, mut var) in vs.variables() {
+                if let Some(src) = source.get(&name) {
+                    var.set_data(src);
                 }
             }
-            Ok(())
-        })?;
-        Ok(Embeddings { dim, data: out })
+        });
+        Replica { _vs: vs, model }
     }
 }
 
@@ -288,4 +376,49 @@ fn fingerprint(files: &ModelFiles) -> Result<String> {
         files.pooling, files.normalize, files.max_seq_length
     ));
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Pads a group of token sequences into `(ids, mask)` tensors on `device`.
+fn pad(group: &[&Tokens], pad_id: i64, device: Device) -> (Tensor, Tensor) {
+    let len = group.iter().map(|t| t.ids.len()).max().unwrap_or(0).max(1);
+    let mut ids = Vec::with_capacity(group.len() * len);
+    let mut mask = Vec::with_capacity(group.len() * len);
+    for t in group {
+        ids.extend(t.ids.iter().map(|&i| i64::from(i)));
+        mask.extend(std::iter::repeat_n(1i64, t.ids.len()));
+        ids.extend(std::iter::repeat_n(pad_id, len - t.ids.len()));
+        mask.extend(std::iter::repeat_n(0i64, len - t.ids.len()));
+    }
+    let shape = [group.len() as i64, len as i64];
+    (
+        Tensor::from_slice(&ids).view(shape).to(device),
+        Tensor::from_slice(&mask).view(shape).to(device),
+    )
+}
+
+/// Pooled (and optionally normalised) embeddings of a padded batch through `model`.
+fn pooled(
+    model: &BertModel,
+    ids: &Tensor,
+    mask: &Tensor,
+    train: bool,
+    pooling: Pooling,
+    normalize: bool,
+) -> Tensor {
+    let tokens = model.forward_t(ids, mask, train);
+    let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
+    let pooled = match pooling {
+        Pooling::Mean => {
+            (&tokens * &m).sum_dim_intlist(1, false, tokens.kind())
+                / m.sum_dim_intlist(1, false, tokens.kind()).clamp_min(1e-9)
+        }
+        Pooling::Cls => tokens.select(1, 0),
+        Pooling::Max => (&tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
+    };
+    if normalize {
+        let norm = pooled.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);
+        pooled / norm
+    } else {
+        pooled
+    }
 }

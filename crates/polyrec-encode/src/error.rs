@@ -42,6 +42,9 @@ pub enum Error {
     /// A requested device is not available.
     #[error("device `{0}` is not available")]
     Device(String),
+    /// A CPU encoding worker thread panicked (a bug: please report it).
+    #[error("encoding worker: {0}")]
+    Worker(String),
 }
 
 impl Error {

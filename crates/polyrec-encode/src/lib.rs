@@ -48,6 +48,8 @@ pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
 pub use encoder::{EncoderOptions, SentenceEncoder, Tokens};
 pub use error::{Error, Result};
+/// The `tch` crate this encoder is built on (its tensors, devices and thread settings).
+pub use tch;
 
 /// Embeddings of `n` texts, row-major `[n, dim]`.
 #[derive(Debug, Clone, PartialEq)]

@@ -85,3 +85,39 @@ fn batch_size_does_not_change_results() -> Result<(), Box<dyn std::error::Error>
     assert!(e.cosine(0, 1) > e.cosine(0, 2) + 0.2);
     Ok(())
 }
+
+#[test]
+fn parallel_cpu_workers_give_the_same_embeddings() -> Result<(), Box<dyn std::error::Error>> {
+    let texts = io::read_texts(&fixture("public_texts.jsonl"))?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let dir = default_model_dir().ok_or("default model not installed: run scripts/setup.sh")?;
+    let load = |workers| {
+        SentenceEncoder::load(
+            &dir,
+            EncoderOptions {
+                device: Device::Cpu,
+                batch_size: 3,
+                cpu_workers: Some(workers),
+                ..Default::default()
+            },
+        )
+    };
+    let threads_before = tch::get_num_threads();
+    let one = load(1)?.encode(&refs)?;
+    let three = load(3)?;
+    // Twice: the second call reuses the workers' weight-sharing models.
+    for _ in 0..2 {
+        let emb = three.encode(&refs)?;
+        assert_eq!(emb.len(), one.len());
+        for i in 0..texts.len() {
+            let c = polyrec_encode::cosine(emb.row(i), one.row(i));
+            assert!(c >= 0.99999, "row {i}: cosine {c} between 3 workers and 1");
+        }
+    }
+    assert_eq!(
+        tch::get_num_threads(),
+        threads_before,
+        "thread count restored"
+    );
+    Ok(())
+}

@@ -53,6 +53,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
         batch_size: a.batch_size.max(1),
         half: a.half,
         threads: a.threads,
+        cpu_workers: None,
     };
     let encoder = SentenceEncoder::load(&model, options)?;
     let start = Instant::now();
