@@ -62,6 +62,34 @@ impl RawTable {
         }
         self.lines.push(line);
     }
+
+    /// Pushes the fields as a row when there are exactly `width` of them; otherwise leaves
+    /// the table as it was and returns the count found. One pass over the line.
+    fn push_row_of_width<'a>(
+        &mut self,
+        line: usize,
+        width: usize,
+        fields: impl Iterator<Item = &'a str>,
+    ) -> std::result::Result<(), usize> {
+        let (buf_len, cells_len) = (self.buf.len(), self.cells.len());
+        let mut count = 0;
+        for f in fields {
+            count += 1;
+            if count > width {
+                continue;
+            }
+            let s = self.buf.len() as u32;
+            self.buf.push_str(f);
+            self.cells.push((s, self.buf.len() as u32));
+        }
+        if count != width {
+            self.buf.truncate(buf_len);
+            self.cells.truncate(cells_len);
+            return Err(count);
+        }
+        self.lines.push(line);
+        Ok(())
+    }
 }
 
 /// Reads the whole file, decompressing `.gz` transparently.
@@ -206,12 +234,12 @@ fn parse_delimited(
             width = Some(w);
         }
         let w = width.unwrap_or(0);
-        let count = if split_ws {
-            text.split_whitespace().count()
+        let pushed = if split_ws {
+            t.push_row_of_width(n, w, text.split_whitespace())
         } else {
-            text.split(delim as char).count()
+            t.push_row_of_width(n, w, text.split(delim as char))
         };
-        if count != w {
+        if let Err(count) = pushed {
             t.errors.push(RowError::new(
                 path,
                 n,
@@ -219,12 +247,6 @@ fn parse_delimited(
                 text,
                 format!("expected {w} columns, found {count}"),
             ));
-            continue;
-        }
-        if split_ws {
-            t.push_row(n, text.split_whitespace());
-        } else {
-            t.push_row(n, text.split(delim as char));
         }
     }
     t

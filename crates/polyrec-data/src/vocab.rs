@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vocab {
     names: Vec<String>,
+    /// Lookup by name. foldhash (per-process random seed) hashes the short ids of real
+    /// logs several times faster than SipHash; ingest profiles spent 13% in SipHash.
     #[serde(skip)]
-    index: HashMap<String, u32>,
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
 }
 
 impl Vocab {
