@@ -7,3 +7,8 @@ eval "$(scripts/setup.sh --env)"
 BENCH_VENV="$POLYREC_HOME/bench-venv"
 [ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
 bench_pip() { "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check "$@"; }
+# Builds a top-level example in release mode and runs it with the remaining arguments.
+run_example() {
+  cargo build --release --locked --example "$1" -q
+  "target/release/examples/$1" "${@:2}"
+}

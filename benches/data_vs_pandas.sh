@@ -4,8 +4,7 @@
 # (parsing only). Same machine, same files, one run each; prints rows/s and the ratio.
 source "$(dirname "$0")/common.sh"
 bench_pip "pandas==2.3.3"
-cargo build --release --locked --example ingest_throughput -q
-rust=$(target/release/examples/ingest_throughput examples/data/ml-100k.toml 20)
+rust=$(run_example ingest_throughput examples/data/ml-100k.toml 20)
 py=$("$BENCH_VENV/bin/python" benches/data_vs_pandas.py "$POLYREC_DATA_DIR" 20)
 echo "polyrec: $rust"
 echo "pandas:  $py"

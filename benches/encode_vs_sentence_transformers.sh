@@ -13,8 +13,7 @@ ST_VENV="$POLYREC_HOME/st-venv"
 "$ST_VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==2.11.0" "sentence-transformers" numpy
 texts="$POLYREC_HOME/bench-texts.jsonl"
 python3 benches/encode_texts.py "$POLYREC_DATA_DIR" "${POLYREC_SHARED_DIR:-../shared}" > "$texts"
-cargo build --release --locked --example encode_throughput -q
-rust=$(OMP_NUM_THREADS=$THREADS target/release/examples/encode_throughput "$texts" "$BATCH" "$THREADS")
+rust=$(OMP_NUM_THREADS=$THREADS run_example encode_throughput "$texts" "$BATCH" "$THREADS")
 py=$(HF_HUB_OFFLINE=1 OMP_NUM_THREADS=$THREADS "$ST_VENV/bin/python" benches/encode_vs_sentence_transformers.py "$POLYREC_MODEL_DIR" "$texts" "$THREADS" "$BATCH")
 echo "polyrec:               $rust"
 echo "sentence-transformers: $py"

@@ -15,6 +15,15 @@ if sys.argv[1] == "make":
             f.write("".join(f"{l},{s}\n" for l, s in zip(labels[i:i + 1_000_000], scores[i:i + 1_000_000])))
     sys.exit(0)
 
+if sys.argv[1] == "compare":
+    kv = lambda s: dict(x.split("=") for x in s.split())
+    r, p = kv(sys.argv[2]), kv(sys.argv[3])
+    assert abs(float(r["auc"]) - float(p["auc"])) < 1e-9, "AUC differs"
+    assert abs(float(r["logloss"]) - float(p["logloss"])) < 1e-9, "LogLoss differs"
+    print(f"AUC: {float(p['auc_s']) / float(r['auc_s']):.1f}x faster; "
+          f"LogLoss: {float(p['logloss_s']) / float(r['logloss_s']):.1f}x faster (values agree within 1e-9)")
+    sys.exit(0)
+
 from sklearn.metrics import log_loss, roc_auc_score
 
 import pandas as pd

@@ -4,6 +4,7 @@
 in file order on equal timestamps, is the test item), a rank-64 truncated SVD of the binary
 training matrix as the model; writes scores.npy (users x items, float32), train.tsv and
 test.tsv (dense user and item indices).
+`compare RUST_LINE NUMPY_LINE`: checks that the metric values agree and prints the ratio.
 `time OUT_DIR`: the usual NumPy full-sort evaluation of that score matrix (mask training
 items, argpartition the top 20, sort them; score ties broken by item index), timed apart
 from file reading, with recall/precision/hit/ndcg/mrr at 5, 10 and 20.
@@ -39,6 +40,16 @@ if sys.argv[1] == "make":
     uu, s, vt = np.linalg.svd(m, full_matrices=False)
     scores = (uu[:, :64] * s[:64]) @ vt[:64]
     np.save(os.path.join(out, "scores.npy"), scores.astype(np.float32))
+    sys.exit(0)
+
+if sys.argv[1] == "compare":
+    kv = lambda s: dict(x.split("=") for x in s.split())
+    r, p = kv(sys.argv[2]), kv(sys.argv[3])
+    assert r["users"] == p["users"], "different users counted"
+    worst = max(abs(float(r[k]) - float(p[k])) for k in r if "@" in k)
+    assert worst < 1e-12, f"top-K metrics differ by {worst}"
+    print(f"full ranking: {float(p['seconds']) / float(r['seconds']):.1f}x faster; "
+          f"recall@10 {float(r['recall@10']):.4f}, ndcg@10 {float(r['ndcg@10']):.4f} (values agree within 1e-12)")
     sys.exit(0)
 
 out = sys.argv[2]
