@@ -128,8 +128,9 @@ where
                 // index ascending. Items come in index order, so an item tied with the
                 // current k-th loses to it; most items cost one comparison.
                 w.top.clear();
-                for (i, (&s, &skip)) in w.buf.iter().zip(&w.excluded).enumerate() {
-                    if skip || kmax == 0 {
+                let scan = if kmax == 0 { 0 } else { n_items };
+                for (i, (&s, &skip)) in w.buf.iter().zip(&w.excluded).enumerate().take(scan) {
+                    if skip {
                         continue;
                     }
                     if w.top.len() == kmax {
