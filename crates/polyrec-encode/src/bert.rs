@@ -5,6 +5,24 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use crate::config::BertConfig;
+use crate::kernels;
+
+/// Parameters start as zeros (a fill, no random draws): a checkpoint always overwrites
+/// them, and replicas point them at another model's storage.
+fn zero_linear() -> nn::LinearConfig {
+    nn::LinearConfig {
+        ws_init: nn::Init::Const(0.0),
+        bs_init: Some(nn::Init::Const(0.0)),
+        bias: true,
+    }
+}
+
+fn zero_embedding() -> nn::EmbeddingConfig {
+    nn::EmbeddingConfig {
+        ws_init: nn::Init::Const(0.0),
+        ..Default::default()
+    }
+}
 
 #[derive(Debug)]
 struct Embeddings {
@@ -25,19 +43,19 @@ impl Embeddings {
                 p / "word_embeddings",
                 c.vocab_size,
                 c.hidden_size,
-                Default::default(),
+                zero_embedding(),
             ),
             position: nn::embedding(
                 p / "position_embeddings",
                 c.max_position_embeddings,
                 c.hidden_size,
-                Default::default(),
+                zero_embedding(),
             ),
             token_type: nn::embedding(
                 p / "token_type_embeddings",
                 c.type_vocab_size,
                 c.hidden_size,
-                Default::default(),
+                zero_embedding(),
             ),
             norm: nn::layer_norm(p / "LayerNorm", vec![c.hidden_size], ln),
         }
@@ -76,22 +94,22 @@ impl Layer {
         let h = c.hidden_size;
         let att = p / "attention";
         Self {
-            query: nn::linear(&att / "self" / "query", h, h, Default::default()),
-            key: nn::linear(&att / "self" / "key", h, h, Default::default()),
-            value: nn::linear(&att / "self" / "value", h, h, Default::default()),
-            attn_out: nn::linear(&att / "output" / "dense", h, h, Default::default()),
+            query: nn::linear(&att / "self" / "query", h, h, zero_linear()),
+            key: nn::linear(&att / "self" / "key", h, h, zero_linear()),
+            value: nn::linear(&att / "self" / "value", h, h, zero_linear()),
+            attn_out: nn::linear(&att / "output" / "dense", h, h, zero_linear()),
             attn_norm: nn::layer_norm(&att / "output" / "LayerNorm", vec![h], ln),
             intermediate: nn::linear(
                 p / "intermediate" / "dense",
                 h,
                 c.intermediate_size,
-                Default::default(),
+                zero_linear(),
             ),
             output: nn::linear(
                 p / "output" / "dense",
                 c.intermediate_size,
                 h,
-                Default::default(),
+                zero_linear(),
             ),
             out_norm: nn::layer_norm(p / "output" / "LayerNorm", vec![h], ln),
             heads: c.num_attention_heads,
@@ -99,30 +117,79 @@ impl Layer {
         }
     }
 
-    /// `mask` is an additive attention bias of shape `[batch, 1, 1, seq]`.
-    fn forward_t(&self, xs: &Tensor, mask: &Tensor, dropout: f64, train: bool) -> Tensor {
+    /// Query, key and value projections of `xs`, each `[batch, heads, seq, head_dim]`.
+    /// With `fused` (the three weights stacked), one matrix product makes all three.
+    fn qkv(&self, xs: &Tensor, fused: Option<&FusedQkv>) -> (Tensor, Tensor, Tensor) {
         let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
         let d = h / self.heads;
         let split = |t: Tensor| t.view([b, s, self.heads, d]).transpose(1, 2);
-        let q = split(self.query.forward(xs));
-        let k = split(self.key.forward(xs));
-        let v = split(self.value.forward(xs));
-        let p = if train { dropout } else { 0.0 };
-        let ctx =
-            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false);
-        let ctx = ctx.transpose(1, 2).contiguous().view([b, s, h]);
-        let a = self
-            .attn_norm
-            .forward(&(self.attn_out.forward(&ctx).dropout(dropout, train) + xs));
-        let inter = self.intermediate.forward(&a);
-        let inter = match self.act.as_str() {
-            "relu" => inter.relu(),
-            "gelu_new" | "gelu_pytorch_tanh" => inter.gelu("tanh"),
-            _ => inter.gelu("none"),
-        };
-        self.out_norm
-            .forward(&(self.output.forward(&inter).dropout(dropout, train) + a))
+        match fused {
+            Some(f) => {
+                let all = xs.linear(&f.weight, Some(&f.bias));
+                let part = |i: i64| split(all.narrow(-1, i * h, h));
+                (part(0), part(1), part(2))
+            }
+            None => (
+                split(self.query.forward(xs)),
+                split(self.key.forward(xs)),
+                split(self.value.forward(xs)),
+            ),
+        }
     }
+
+    /// `mask` is an additive attention bias of shape `[batch, 1, 1, seq]`, or `None` when
+    /// no position is padded.
+    fn forward_t(
+        &self,
+        xs: &Tensor,
+        mask: Option<&Tensor>,
+        fused: Option<&FusedQkv>,
+        dropout: f64,
+        train: bool,
+    ) -> Tensor {
+        let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
+        let (q, k, v) = self.qkv(xs, fused);
+        let p = if train { dropout } else { 0.0 };
+        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
+        let ctx = ctx.transpose(1, 2).contiguous().view([b, s, h]);
+        let a = if train {
+            self.attn_out.forward(&ctx).dropout(dropout, train) + xs
+        } else {
+            kernels::linear_residual(&ctx, &self.attn_out, xs)
+        };
+        let a = self.attn_norm.forward(&a);
+        let inter = match self.act.as_str() {
+            "relu" => self.intermediate.forward(&a).relu(),
+            "gelu_new" | "gelu_pytorch_tanh" => self.intermediate.forward(&a).gelu("tanh"),
+            _ if !train => kernels::linear_gelu(&a, &self.intermediate),
+            _ => self.intermediate.forward(&a).gelu("none"),
+        };
+        let out = if train {
+            self.output.forward(&inter).dropout(dropout, train) + a
+        } else {
+            kernels::linear_residual(&inter, &self.output, &a)
+        };
+        self.out_norm.forward(&out)
+    }
+
+    fn fused_qkv(&self) -> FusedQkv {
+        let bias = |l: &nn::Linear| {
+            l.bs.as_ref()
+                .map_or_else(|| l.ws.zeros_like().select(1, 0), Tensor::shallow_clone)
+        };
+        FusedQkv {
+            weight: Tensor::cat(&[&self.query.ws, &self.key.ws, &self.value.ws], 0),
+            bias: Tensor::cat(&[bias(&self.query), bias(&self.key), bias(&self.value)], 0),
+        }
+    }
+}
+
+/// The query, key and value weights of one layer stacked into one `[3h, h]` matrix (and
+/// `[3h]` bias), a copy made for inference: one matrix product instead of three.
+#[derive(Debug)]
+pub struct FusedQkv {
+    weight: Tensor,
+    bias: Tensor,
 }
 
 /// The BERT encoder stack (embeddings + transformer layers), without the pooler.
@@ -134,7 +201,8 @@ pub struct BertModel {
 }
 
 impl BertModel {
-    /// Creates the parameters under `p` (`p / "embeddings"`, `p / "encoder" / "layer" / i`).
+    /// Creates the parameters under `p` (`p / "embeddings"`, `p / "encoder" / "layer" / i`),
+    /// filled with zeros: load a checkpoint into them.
     pub fn new(p: &nn::Path<'_>, c: &BertConfig) -> Self {
         let enc = p / "encoder" / "layer";
         Self {
@@ -154,19 +222,39 @@ impl BertModel {
     /// Token embeddings `[batch, seq, hidden]` for token ids and a 0/1 attention mask
     /// (both `[batch, seq]`, int64).
     pub fn forward_t(&self, ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        self.forward_with(ids, attention_mask, None, train)
+    }
+
+    /// Copies of every layer's query, key and value weights stacked for
+    /// [`BertModel::forward_with`]; made again after the weights change.
+    pub fn fused_qkv(&self) -> Vec<FusedQkv> {
+        tch::no_grad(|| self.layers.iter().map(Layer::fused_qkv).collect())
+    }
+
+    /// As [`BertModel::forward_t`], with the stacked projections of
+    /// [`BertModel::fused_qkv`] when given (for inference: they carry no gradient).
+    pub fn forward_with(
+        &self,
+        ids: &Tensor,
+        attention_mask: &Tensor,
+        fused: Option<&[FusedQkv]>,
+        train: bool,
+    ) -> Tensor {
         let type_ids = ids.zeros_like();
         let mut h = self
             .embeddings
             .forward_t(ids, &type_ids, self.dropout, train);
-        // Additive mask: 0 where attended, a large negative number where padded.
-        let bias = (attention_mask.to_kind(h.kind()).ones_like()
-            - attention_mask.to_kind(h.kind()))
-        .unsqueeze(1)
-        .unsqueeze(1)
-            * -1e4;
-        let bias = bias.to_kind(h.kind());
-        for layer in &self.layers {
-            h = layer.forward_t(&h, &bias, self.dropout, train);
+        // Additive mask: 0 where attended, a large negative number where padded; none at
+        // all when nothing is padded (attention then skips the masking work).
+        let padded = attention_mask.numel() > 0
+            && !bool::try_from(attention_mask.ne(0).all()).unwrap_or(false);
+        let bias = padded.then(|| {
+            let m = attention_mask.to_kind(h.kind());
+            ((m.ones_like() - m).unsqueeze(1).unsqueeze(1) * -1e4).to_kind(h.kind())
+        });
+        for (i, layer) in self.layers.iter().enumerate() {
+            let f = fused.and_then(|f| f.get(i));
+            h = layer.forward_t(&h, bias.as_ref(), f, self.dropout, train);
         }
         h
     }

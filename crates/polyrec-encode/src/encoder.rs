@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor, nn};
 use tokenizers::Tokenizer;
 
-use crate::bert::BertModel;
+use crate::bert::{BertModel, FusedQkv};
 use crate::config::{ModelFiles, Pooling};
 use crate::{Embeddings, Error, Result, TextEncoder};
 
@@ -170,6 +170,7 @@ impl SentenceEncoder {
             &self.model,
             ids,
             mask,
+            None,
             train,
             self.files.pooling,
             self.files.normalize,
@@ -194,15 +195,18 @@ impl SentenceEncoder {
         let (pad_id, device) = (self.files.bert.pad_token_id, self.options.device);
         let (pooling, normalize) = (self.files.pooling, self.files.normalize);
         let tokens = &tokens;
-        let run = move |model: &BertModel, chunk: &[usize]| -> Result<Vec<f32>> {
-            let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-            let (ids, mask) = pad(&group, pad_id, device);
-            let emb = pooled(model, &ids, &mask, false, pooling, normalize)
-                .to_kind(Kind::Float)
-                .to(Device::Cpu)
-                .contiguous();
-            Ok(Vec::<f32>::try_from(emb.view([-1]))?)
-        };
+        // Inference only: the stacked query/key/value weights are made once per call (and
+        // worker), so they always match the current (possibly fine-tuned) weights.
+        let run =
+            move |model: &BertModel, fused: &[FusedQkv], chunk: &[usize]| -> Result<Vec<f32>> {
+                let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+                let (ids, mask) = pad(&group, pad_id, device);
+                let emb = pooled(model, &ids, &mask, Some(fused), false, pooling, normalize)
+                    .to_kind(Kind::Float)
+                    .to(Device::Cpu)
+                    .contiguous();
+                Ok(Vec::<f32>::try_from(emb.view([-1]))?)
+            };
         let mut out = vec![0f32; texts.len() * dim];
         let mut place = |chunk: &[usize], flat: &[f32]| {
             for (k, &i) in chunk.iter().enumerate() {
@@ -212,8 +216,9 @@ impl SentenceEncoder {
         let workers = self.cpu_workers().min(chunks.len());
         if workers <= 1 {
             tch::no_grad(|| -> Result<()> {
+                let fused = self.model.fused_qkv();
                 for chunk in &chunks {
-                    place(chunk, &run(&self.model, chunk)?);
+                    place(chunk, &run(&self.model, &fused, chunk)?);
                 }
                 Ok(())
             })?;
@@ -240,12 +245,13 @@ impl SentenceEncoder {
                         })?;
                         let mut done = Vec::new();
                         tch::no_grad(|| -> Result<()> {
+                            let fused = guard.model.fused_qkv();
                             loop {
                                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 let Some(chunk) = chunks.get(k) else {
                                     return Ok(());
                                 };
-                                done.push((k, run(&guard.model, chunk)?));
+                                done.push((k, run(&guard.model, &fused, chunk)?));
                             }
                         })?;
                         Ok(done)
@@ -289,7 +295,7 @@ impl SentenceEncoder {
     /// A model sharing this encoder's weight storage: built with the same names, then each
     /// tensor's data pointed at the encoder's tensor (no copy).
     fn replica(&self) -> Replica {
-        let vs = nn::VarStore::new(Device::Cpu);
+        let mut vs = nn::VarStore::new(Device::Cpu);
         let model = BertModel::new(&vs.root(), &self.files.bert);
         let source = self.vs.variables();
         tch::no_grad(|| {
@@ -299,6 +305,7 @@ impl SentenceEncoder {
                 }
             }
         });
+        vs.freeze();
         Replica { _vs: vs, model }
     }
 }
@@ -401,11 +408,12 @@ fn pooled(
     model: &BertModel,
     ids: &Tensor,
     mask: &Tensor,
+    fused: Option<&[FusedQkv]>,
     train: bool,
     pooling: Pooling,
     normalize: bool,
 ) -> Tensor {
-    let tokens = model.forward_t(ids, mask, train);
+    let tokens = model.forward_with(ids, mask, fused, train);
     let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
     let pooled = match pooling {
         Pooling::Mean => {

@@ -40,10 +40,11 @@ mod config;
 mod encoder;
 mod error;
 pub mod io;
+mod kernels;
 
 use std::path::PathBuf;
 
-pub use bert::BertModel;
+pub use bert::{BertModel, FusedQkv};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
 pub use encoder::{EncoderOptions, SentenceEncoder, Tokens};

@@ -239,3 +239,54 @@ fn top_layers_can_be_fine_tuned() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(with_grad, 16);
     Ok(())
 }
+
+#[test]
+fn the_fused_inference_path_matches_the_training_path() -> Result<(), Box<dyn std::error::Error>> {
+    // Inference stacks the query/key/value weights, skips the attention mask when nothing is
+    // padded and adds biases, GELU and residuals in fused passes; with trainable weights and
+    // gradients on, the same forward pass runs libtorch's own ops instead.
+    let mut enc = SentenceEncoder::load(
+        real_dir(),
+        EncoderOptions {
+            device: Device::Cpu,
+            cpu_workers: Some(1),
+            ..Default::default()
+        },
+    )?;
+    enc.unfreeze_top_layers(6);
+    let texts = [
+        "a light comedy for a rainy evening",
+        "Heat (1995). Genres: Action, Crime, Thriller",
+        "",
+        "一部关于友谊的电影 🎬",
+    ];
+    let fast = enc.encode(&texts)?;
+    let tokens = enc.tokenize(&texts)?;
+    let (ids, mask) = enc.pad(&tokens.iter().collect::<Vec<_>>());
+    let slow = enc.forward_t(&ids, &mask, false);
+    assert!(
+        slow.requires_grad(),
+        "the reference keeps its autograd graph"
+    );
+    let slow = Vec::<f32>::try_from(slow.detach().contiguous().view([-1]))?;
+    assert_eq!(slow.len(), fast.data.len());
+    let worst = slow
+        .iter()
+        .zip(&fast.data)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+    // One text alone: no padding, so no attention mask at all.
+    let alone = enc.encode(&texts[..1])?;
+    let worst = alone
+        .row(0)
+        .iter()
+        .zip(fast.row(0))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        worst < 1e-5,
+        "unpadded vs padded: largest difference {worst}"
+    );
+    Ok(())
+}
