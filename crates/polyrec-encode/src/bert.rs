@@ -83,6 +83,7 @@ struct Layer {
     out_norm: nn::LayerNorm,
     heads: i64,
     act: String,
+    eps: f64,
 }
 
 impl Layer {
@@ -114,6 +115,7 @@ impl Layer {
             out_norm: nn::layer_norm(p / "output" / "LayerNorm", vec![h], ln),
             heads: c.num_attention_heads,
             act: c.hidden_act.clone(),
+            eps: c.layer_norm_eps,
         }
     }
 
@@ -153,23 +155,23 @@ impl Layer {
         let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
         let ctx = ctx.transpose(1, 2).contiguous().view([b, s, h]);
         let a = if train {
-            self.attn_out.forward(&ctx).dropout(dropout, train) + xs
+            let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
+            self.attn_norm.forward(&a)
         } else {
-            kernels::linear_residual(&ctx, &self.attn_out, xs)
+            kernels::linear_residual_norm(&ctx, &self.attn_out, xs, &self.attn_norm, self.eps)
         };
-        let a = self.attn_norm.forward(&a);
         let inter = match self.act.as_str() {
             "relu" => self.intermediate.forward(&a).relu(),
             "gelu_new" | "gelu_pytorch_tanh" => self.intermediate.forward(&a).gelu("tanh"),
             _ if !train => kernels::linear_gelu(&a, &self.intermediate),
             _ => self.intermediate.forward(&a).gelu("none"),
         };
-        let out = if train {
-            self.output.forward(&inter).dropout(dropout, train) + a
+        if train {
+            let out = self.output.forward(&inter).dropout(dropout, train) + a;
+            self.out_norm.forward(&out)
         } else {
-            kernels::linear_residual(&inter, &self.output, &a)
-        };
-        self.out_norm.forward(&out)
+            kernels::linear_residual_norm(&inter, &self.output, &a, &self.out_norm, self.eps)
+        }
     }
 
     fn fused_qkv(&self) -> FusedQkv {
