@@ -10,8 +10,12 @@
 //! ([`SentenceEncoder::unfreeze_top_layers`]).
 //!
 //! Throughput comes from parallel tokenisation, batches of similar length (less padding),
-//! no gradient tracking at inference, and an [`EmbeddingCache`] so repeated texts are not
-//! recomputed.
+//! one batch per core at once on the CPU (workers sharing the weights), no gradient
+//! tracking at inference, and an [`EmbeddingCache`] so repeated texts are not recomputed.
+//! Inference also stacks each layer's query/key/value weights into one product, drops the
+//! attention mask when a batch has no padding, and on the CPU finishes each linear layer in
+//! one fused pass per row (bias + exact GELU; bias + residual + layer norm) instead of
+//! libtorch's separate bias copy, activation, add and norm. Training keeps libtorch's ops.
 //!
 //! ```no_run
 //! use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir};
