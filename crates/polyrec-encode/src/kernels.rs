@@ -20,6 +20,39 @@ use rayon::prelude::*;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
+/// Defines `$name`, which runs the `#[inline(always)]`, branch-free `$portable` compiled
+/// for the widest vector unit the CPU has (AVX-512, else AVX2 with FMA, else the build's
+/// baseline), chosen at run time.
+macro_rules! multiversioned {
+    ($(#[$doc:meta])* fn $name:ident => $portable:ident($($arg:ident: $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn avx512($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    $portable($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    return unsafe { avx512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $portable($($arg),*)
+        }
+    };
+}
+
 /// `gelu(x W^T + b)` for the linear layer `lin`, exact (erf) GELU.
 pub(crate) fn linear_gelu(x: &Tensor, lin: &nn::Linear) -> Tensor {
     let mut out = x.linear::<&Tensor>(&lin.ws, None);
@@ -147,55 +180,16 @@ fn data_mut(t: &mut Tensor) -> &mut [f32] {
     unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) }
 }
 
-/// `row = layer_norm(row + bias + residual) * gamma + beta`, with the widest vector unit
-/// the CPU has.
-fn residual_norm(
-    row: &mut [f32],
-    bias: &[f32],
-    residual: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { residual_norm_avx512(row, bias, residual, gamma, beta, eps) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { residual_norm_avx2(row, bias, residual, gamma, beta, eps) };
-        }
-    }
-    residual_norm_portable(row, bias, residual, gamma, beta, eps);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn residual_norm_avx512(
-    row: &mut [f32],
-    bias: &[f32],
-    residual: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-) {
-    residual_norm_portable(row, bias, residual, gamma, beta, eps);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn residual_norm_avx2(
-    row: &mut [f32],
-    bias: &[f32],
-    residual: &[f32],
-    gamma: &[f32],
-    beta: &[f32],
-    eps: f32,
-) {
-    residual_norm_portable(row, bias, residual, gamma, beta, eps);
+multiversioned! {
+    /// `row = layer_norm(row + bias + residual) * gamma + beta`.
+    fn residual_norm => residual_norm_portable(
+        row: &mut [f32],
+        bias: &[f32],
+        residual: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32
+    )
 }
 
 #[inline(always)]
@@ -235,33 +229,9 @@ fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `row[i] = gelu(row[i] + bias[i])`, with the widest vector unit the CPU has.
-fn bias_gelu(row: &mut [f32], bias: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { bias_gelu_avx512(row, bias) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { bias_gelu_avx2(row, bias) };
-        }
-    }
-    bias_gelu_portable(row, bias);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn bias_gelu_avx512(row: &mut [f32], bias: &[f32]) {
-    bias_gelu_portable(row, bias);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn bias_gelu_avx2(row: &mut [f32], bias: &[f32]) {
-    bias_gelu_portable(row, bias);
+multiversioned! {
+    /// `row[i] = gelu(row[i] + bias[i])`.
+    fn bias_gelu => bias_gelu_portable(row: &mut [f32], bias: &[f32])
 }
 
 /// Branch-free, so the compiler vectorises it for whatever features its caller enables.
