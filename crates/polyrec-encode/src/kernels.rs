@@ -55,10 +55,10 @@ macro_rules! multiversioned {
 
 /// `gelu(x W^T + b)` for the linear layer `lin`, exact (erf) GELU.
 pub(crate) fn linear_gelu(x: &Tensor, lin: &nn::Linear) -> Tensor {
-    let mut out = x.linear::<&Tensor>(&lin.ws, None);
-    if !fast(&out, lin, None) {
-        return with_torch_bias(out, lin).gelu("none");
-    }
+    let mut out = match product(x, lin, None) {
+        Ok(out) => out,
+        Err(with_bias) => return with_bias.gelu("none"),
+    };
     let n = last_dim(&out);
     with_bias(lin, n, |bias| {
         let rows = data_mut(&mut out);
@@ -81,7 +81,10 @@ pub(crate) fn linear_residual_norm(
     norm: &nn::LayerNorm,
     eps: f64,
 ) -> Tensor {
-    let mut out = x.linear::<&Tensor>(&lin.ws, None);
+    let mut out = match product(x, lin, Some(residual)) {
+        Ok(out) => out,
+        Err(with_bias) => return norm.forward(&(with_bias + residual)),
+    };
     let n = last_dim(&out);
     let affine = |t: &Option<Tensor>| {
         t.as_ref().is_none_or(|t| {
@@ -91,7 +94,7 @@ pub(crate) fn linear_residual_norm(
                 && t.size() == [n as i64]
         })
     };
-    if !fast(&out, lin, Some(residual)) || !affine(&norm.ws) || !affine(&norm.bs) {
+    if !affine(&norm.ws) || !affine(&norm.bs) {
         return norm.forward(&(with_torch_bias(out, lin) + residual));
     }
     let res = data(residual);
@@ -109,6 +112,21 @@ pub(crate) fn linear_residual_norm(
         }
     });
     out
+}
+
+/// The product `x W^T`: without its bias when a fused pass may finish it in place (`Ok`),
+/// else with it, through libtorch's ops (`Err`; off the CPU that is one product with the
+/// bias added in its epilogue).
+fn product(x: &Tensor, lin: &nn::Linear, residual: Option<&Tensor>) -> Result<Tensor, Tensor> {
+    if x.device() != Device::Cpu || x.kind() != Kind::Float {
+        return Err(x.apply(lin));
+    }
+    let out = x.linear::<&Tensor>(&lin.ws, None);
+    if fast(&out, lin, residual) {
+        Ok(out)
+    } else {
+        Err(with_torch_bias(out, lin))
+    }
 }
 
 fn with_torch_bias(out: Tensor, lin: &nn::Linear) -> Tensor {
