@@ -379,10 +379,10 @@ impl<'a> Loader<'a> {
                 }
             })?,
         };
-        if let Some([lo, hi]) = task.range {
-            if v < lo || v > hi {
-                return Err(format!("label out of range [{lo}, {hi}]"));
-            }
+        if let Some([lo, hi]) = task.range
+            && (v < lo || v > hi)
+        {
+            return Err(format!("label out of range [{lo}, {hi}]"));
         }
         if let Some(rule) = &task.rule {
             return Ok(f32::from(u8::from(rule.apply(v).unwrap_or(false))));
@@ -971,10 +971,10 @@ impl<'a> Loader<'a> {
         if let Some(f) = &ks.entity_names {
             let t = self.open(f)?;
             for r in 0..t.len() {
-                if t.header.len() >= 2 {
-                    if let Some(e) = kg.entities.get(t.cell(r, 0).trim()) {
-                        kg.entity_names.insert(e, t.cell(r, 1).trim().to_string());
-                    }
+                if t.header.len() >= 2
+                    && let Some(e) = kg.entities.get(t.cell(r, 0).trim())
+                {
+                    kg.entity_names.insert(e, t.cell(r, 1).trim().to_string());
                 }
             }
         }

@@ -185,32 +185,30 @@ fn parse_delimited(
     };
     let mut lines = lines_of(bytes).filter(|(_, l)| !l.is_empty());
     let mut width = None;
-    if has_header {
-        if let Some((n, l)) = lines.next() {
-            match std::str::from_utf8(l) {
-                Ok(h) => {
-                    t.header = h
-                        .split(delim as char)
-                        .map(|c| {
-                            if atomic {
-                                c.split(':').next().unwrap_or(c)
-                            } else {
-                                c
-                            }
-                            .trim()
-                            .to_string()
-                        })
-                        .collect();
-                    width = Some(t.header.len());
-                }
-                Err(e) => t.errors.push(RowError::new(
-                    path,
-                    n,
-                    "",
-                    String::from_utf8_lossy(l),
-                    format!("header is not valid UTF-8 ({e})"),
-                )),
+    if has_header && let Some((n, l)) = lines.next() {
+        match std::str::from_utf8(l) {
+            Ok(h) => {
+                t.header = h
+                    .split(delim as char)
+                    .map(|c| {
+                        if atomic {
+                            c.split(':').next().unwrap_or(c)
+                        } else {
+                            c
+                        }
+                        .trim()
+                        .to_string()
+                    })
+                    .collect();
+                width = Some(t.header.len());
             }
+            Err(e) => t.errors.push(RowError::new(
+                path,
+                n,
+                "",
+                String::from_utf8_lossy(l),
+                format!("header is not valid UTF-8 ({e})"),
+            )),
         }
     }
     let mut split_ws = false;

@@ -319,16 +319,16 @@ impl DatasetSpec {
                     format!("task `{}` is defined twice", t.name),
                 ));
             }
-            if let Some(r) = &t.rule {
-                if r.apply(0.0).is_none() {
-                    return Err(Error::spec(
-                        origin,
-                        format!(
-                            "task `{}`: unknown rule op `{}` (use >=, >, <=, <, ==, !=)",
-                            t.name, r.op
-                        ),
-                    ));
-                }
+            if let Some(r) = &t.rule
+                && r.apply(0.0).is_none()
+            {
+                return Err(Error::spec(
+                    origin,
+                    format!(
+                        "task `{}`: unknown rule op `{}` (use >=, >, <=, <, ==, !=)",
+                        t.name, r.op
+                    ),
+                ));
             }
             if t.from == Source::User && self.users.is_none() {
                 return Err(Error::spec(
@@ -355,15 +355,15 @@ impl DatasetSpec {
                 ));
             }
         }
-        if let Some(items) = &self.items {
-            if items.file.is_none() && (!items.categorical.is_empty() || !items.numeric.is_empty())
-            {
-                return Err(Error::spec(
-                    origin,
-                    "[items] without a `path` takes names and texts from the interaction rows, \
+        if let Some(items) = &self.items
+            && items.file.is_none()
+            && (!items.categorical.is_empty() || !items.numeric.is_empty())
+        {
+            return Err(Error::spec(
+                origin,
+                "[items] without a `path` takes names and texts from the interaction rows, \
                      but not `categorical` or `numeric` attributes: give the item file",
-                ));
-            }
+            ));
         }
         Ok(())
     }
