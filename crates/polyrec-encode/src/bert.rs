@@ -139,21 +139,40 @@ impl Layer {
         }
     }
 
-    /// `mask` is an additive attention bias of shape `[batch, 1, 1, seq]`, or `None` when
-    /// no position is padded.
+    /// Context of the self-attention sublayer, `[batch, seq, hidden]`.
+    fn attention(&self, xs: &Tensor, mask: &Mask, fused: Option<&FusedQkv>, p: f64) -> Tensor {
+        if let Some(f) = fused {
+            let heads = usize::try_from(self.heads).unwrap_or(0);
+            let keys = mask.keys.as_deref();
+            if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys) {
+                return ctx;
+            }
+        }
+        let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
+        let (q, k, v) = self.qkv(xs, fused);
+        let ctx = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            mask.bias.as_ref(),
+            p,
+            false,
+            None,
+            false,
+        );
+        ctx.transpose(1, 2).contiguous().view([b, s, h])
+    }
+
     fn forward_t(
         &self,
         xs: &Tensor,
-        mask: Option<&Tensor>,
+        mask: &Mask,
         fused: Option<&FusedQkv>,
         dropout: f64,
         train: bool,
     ) -> Tensor {
-        let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
-        let (q, k, v) = self.qkv(xs, fused);
         let p = if train { dropout } else { 0.0 };
-        let ctx = Tensor::scaled_dot_product_attention(&q, &k, &v, mask, p, false, None, false);
-        let ctx = ctx.transpose(1, 2).contiguous().view([b, s, h]);
+        let ctx = self.attention(xs, mask, fused, p);
         let a = if train {
             let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
             self.attn_norm.forward(&a)
@@ -182,6 +201,37 @@ impl Layer {
         FusedQkv {
             weight: Tensor::cat(&[&self.query.ws, &self.key.ws, &self.value.ws], 0),
             bias: Tensor::cat(&[bias(&self.query), bias(&self.key), bias(&self.value)], 0),
+        }
+    }
+}
+
+/// Where attention may look. Additive biases: 0 where attended, a large negative number
+/// where padded; none at all when nothing is padded (attention then skips the masking).
+struct Mask {
+    /// `[batch, 1, 1, seq]`, for libtorch's attention.
+    bias: Option<Tensor>,
+    /// `[batch * seq]`, for the CPU kernel (only made for it).
+    keys: Option<Vec<f32>>,
+}
+
+impl Mask {
+    fn new(attention_mask: &Tensor, kind: Kind, for_kernel: bool) -> Self {
+        let padded = attention_mask.numel() > 0
+            && !bool::try_from(attention_mask.ne(0).all()).unwrap_or(false);
+        if !padded {
+            return Self {
+                bias: None,
+                keys: None,
+            };
+        }
+        let m = attention_mask.to_kind(kind);
+        let bias = ((m.ones_like() - m).unsqueeze(1).unsqueeze(1) * -1e4).to_kind(kind);
+        let keys = (for_kernel && bias.device() == tch::Device::Cpu)
+            .then(|| Vec::<f32>::try_from(bias.to_kind(Kind::Float).reshape([-1])).ok())
+            .flatten();
+        Self {
+            bias: Some(bias),
+            keys,
         }
     }
 }
@@ -246,17 +296,10 @@ impl BertModel {
         let mut h = self
             .embeddings
             .forward_t(ids, &type_ids, self.dropout, train);
-        // Additive mask: 0 where attended, a large negative number where padded; none at
-        // all when nothing is padded (attention then skips the masking work).
-        let padded = attention_mask.numel() > 0
-            && !bool::try_from(attention_mask.ne(0).all()).unwrap_or(false);
-        let bias = padded.then(|| {
-            let m = attention_mask.to_kind(h.kind());
-            ((m.ones_like() - m).unsqueeze(1).unsqueeze(1) * -1e4).to_kind(h.kind())
-        });
+        let mask = Mask::new(attention_mask, h.kind(), fused.is_some() && !train);
         for (i, layer) in self.layers.iter().enumerate() {
             let f = fused.and_then(|f| f.get(i));
-            h = layer.forward_t(&h, bias.as_ref(), f, self.dropout, train);
+            h = layer.forward_t(&h, &mask, f, self.dropout, train);
         }
         h
     }

@@ -114,6 +114,347 @@ pub(crate) fn linear_residual_norm(
     out
 }
 
+/// Multi-head self-attention at inference on the CPU, from the stacked query/key/value
+/// projection: `softmax(q k^T / sqrt(d) + key_bias) v` for every head, with `x` of shape
+/// `[batch, seq, hidden]`, `weight` `[3 hidden, hidden]` and `bias` `[3 hidden]` (query,
+/// key and value rows stacked in that order). `key_bias` is an additive bias per key
+/// position, `[batch * seq]` (large and negative where padded), or `None` when nothing is
+/// padded. Returns the context `[batch, seq, hidden]` with the heads side by side (the
+/// layout the output projection reads), or `None` where the fast path does not apply
+/// (not a contiguous `f32` CPU tensor, or gradients needed): the caller then takes
+/// libtorch's attention.
+///
+/// libtorch's CPU attention wants `[batch, heads, seq, d]` views (a transposed copy in and
+/// out), and its flash kernel finishes the softmax of rows shorter than its block with a
+/// scalar `exp`. Here one pass per sequence gathers each head's query, key and value with
+/// their biases; the two products run as register tiles and the softmax is vectorised
+/// across queries.
+pub(crate) fn self_attention(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: &Tensor,
+    heads: usize,
+    key_bias: Option<&[f32]>,
+) -> Option<Tensor> {
+    let cpu_f32 =
+        |t: &Tensor| t.device() == Device::Cpu && t.kind() == Kind::Float && !t.requires_grad();
+    let (b, s, h) = x.size3().ok()?;
+    let (b, s, h) = (b as usize, s as usize, h as usize);
+    if !(cpu_f32(x) && cpu_f32(weight) && cpu_f32(bias))
+        || heads == 0
+        || h % heads != 0
+        || b * s == 0
+        || bias.size() != [3 * h as i64]
+        || key_bias.is_some_and(|k| k.len() != b * s)
+    {
+        return None;
+    }
+    let all = x.linear::<&Tensor>(weight, None);
+    if !all.is_contiguous() || all.size() != [b as i64, s as i64, 3 * h as i64] {
+        return None;
+    }
+    let bias = bias.contiguous();
+    let (all_v, bias_v) = (data(&all), data(&bias));
+    let mut ctx = Tensor::zeros([b as i64, s as i64, h as i64], (Kind::Float, Device::Cpu));
+    let out = data_mut(&mut ctx);
+    let product = tile_product();
+    let one = |(i, ctx): (usize, &mut [f32])| {
+        let rows = &all_v[i * s * 3 * h..(i + 1) * s * 3 * h];
+        let keys = key_bias.map_or(&[][..], |k| &k[i * s..(i + 1) * s]);
+        let mut scratch = Vec::new();
+        attend(rows, bias_v, keys, heads, ctx, &mut scratch, product);
+    };
+    if parallel(out.len()) && b > 1 {
+        out.par_chunks_mut(s * h).enumerate().for_each(one);
+    } else {
+        out.chunks_mut(s * h).enumerate().for_each(one);
+    }
+    Some(ctx)
+}
+
+multiversioned! {
+    /// Attention of one sequence: `rows` is its `[seq, 3 hidden]` bias-free projection,
+    /// `ctx` its `[seq, hidden]` output; `key_bias` is empty or one value per position.
+    fn attend => attend_portable(
+        rows: &[f32],
+        bias: &[f32],
+        key_bias: &[f32],
+        heads: usize,
+        ctx: &mut [f32],
+        scratch: &mut Vec<f32>,
+        product: TileFn
+    )
+}
+
+/// Columns of a tile of a small product (one 512-bit vector, two 256-bit ones).
+const LANES: usize = 16;
+/// Rows of a tile of a small product.
+const ROWS: usize = 8;
+
+/// A tile of a small product: `out[r][l] = sum over t < n of
+/// a[a0 + t sa + r] * b[b0 + t sb + l]`, for `r < ROWS`, `l < LANES`.
+type TileFn = fn(&[f32], usize, usize, &[f32], usize, usize, usize) -> [[f32; LANES]; ROWS];
+
+/// The tile product for this CPU: AVX-512, else AVX2 with FMA, else portable code.
+fn tile_product() -> TileFn {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return x86::tile_avx512;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return x86::tile_avx2;
+        }
+    }
+    tile_portable
+}
+
+/// Whether `n` rows of `width` values, `stride` apart from `at`, lie inside `len` values.
+fn tile_fits(len: usize, at: usize, stride: usize, n: usize, width: usize) -> bool {
+    n == 0
+        || (n - 1)
+            .checked_mul(stride)
+            .and_then(|x| x.checked_add(at + width))
+            .is_some_and(|end| end <= len)
+}
+
+/// The `N` values of `v` from `at` (zeros past its end).
+fn tile<const N: usize>(v: &[f32], at: usize) -> [f32; N] {
+    std::array::from_fn(|i| v.get(at + i).copied().unwrap_or(0.0))
+}
+
+fn tile_portable(
+    a: &[f32],
+    sa: usize,
+    a0: usize,
+    b: &[f32],
+    sb: usize,
+    b0: usize,
+    n: usize,
+) -> [[f32; LANES]; ROWS] {
+    let mut acc = [[0.0f32; LANES]; ROWS];
+    for t in 0..n {
+        let ar: [f32; ROWS] = tile(a, a0 + t * sa);
+        let br: [f32; LANES] = tile(b, b0 + t * sb);
+        for (row, x) in acc.iter_mut().zip(ar) {
+            for (o, y) in row.iter_mut().zip(br) {
+                *o = x.mul_add(y, *o);
+            }
+        }
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m256, __m512, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps,
+        _mm512_storeu_ps,
+    };
+
+    use super::{LANES, ROWS, tile_fits, tile_portable};
+
+    /// [`super::TileFn`] with the tile held in eight 512-bit registers.
+    pub(super) fn tile_avx512(
+        a: &[f32],
+        sa: usize,
+        a0: usize,
+        b: &[f32],
+        sb: usize,
+        b0: usize,
+        n: usize,
+    ) -> [[f32; LANES]; ROWS] {
+        if !(tile_fits(a.len(), a0, sa, n, ROWS) && tile_fits(b.len(), b0, sb, n, LANES)) {
+            return tile_portable(a, sa, a0, b, sb, b0, n);
+        }
+        // SAFETY: `tile_product` hands this function out only on CPUs with AVX-512F, and
+        // every read below lies inside `a` and `b` (checked just above).
+        unsafe { avx512(a.as_ptr().add(a0), sa, b.as_ptr().add(b0), sb, n) }
+    }
+
+    /// # Safety
+    /// The CPU has AVX-512F; `a + t sa + r` for `r < ROWS` and `b + t sb + l` for
+    /// `l < LANES` are readable for every `t < n`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn avx512(
+        a: *const f32,
+        sa: usize,
+        b: *const f32,
+        sb: usize,
+        n: usize,
+    ) -> [[f32; LANES]; ROWS] {
+        let mut acc: [__m512; ROWS] = [_mm512_setzero_ps(); ROWS];
+        for t in 0..n {
+            // SAFETY: within the ranges the caller guarantees.
+            let (ar, bv) = unsafe { (a.add(t * sa), _mm512_loadu_ps(b.add(t * sb))) };
+            for (r, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: as above (r < ROWS).
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(unsafe { *ar.add(r) }), bv, *acc);
+            }
+        }
+        let mut out = [[0.0f32; LANES]; ROWS];
+        for (o, acc) in out.iter_mut().zip(acc) {
+            // SAFETY: `o` holds 16 floats.
+            unsafe { _mm512_storeu_ps(o.as_mut_ptr(), acc) };
+        }
+        out
+    }
+
+    /// [`super::TileFn`] in 256-bit registers, half the rows at a time (so the
+    /// accumulators and operands fit the 16 registers).
+    pub(super) fn tile_avx2(
+        a: &[f32],
+        sa: usize,
+        a0: usize,
+        b: &[f32],
+        sb: usize,
+        b0: usize,
+        n: usize,
+    ) -> [[f32; LANES]; ROWS] {
+        if !(tile_fits(a.len(), a0, sa, n, ROWS) && tile_fits(b.len(), b0, sb, n, LANES)) {
+            return tile_portable(a, sa, a0, b, sb, b0, n);
+        }
+        // SAFETY: `tile_product` hands this function out only on CPUs with AVX2 and FMA,
+        // and every read below lies inside `a` and `b` (checked just above).
+        unsafe { avx2(a.as_ptr().add(a0), sa, b.as_ptr().add(b0), sb, n) }
+    }
+
+    /// # Safety
+    /// The CPU has AVX2 and FMA; `a + t sa + r` for `r < ROWS` and `b + t sb + l` for
+    /// `l < LANES` are readable for every `t < n`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn avx2(
+        a: *const f32,
+        sa: usize,
+        b: *const f32,
+        sb: usize,
+        n: usize,
+    ) -> [[f32; LANES]; ROWS] {
+        const HALF: usize = ROWS / 2;
+        let mut out = [[0.0f32; LANES]; ROWS];
+        for (half, out) in out.chunks_exact_mut(HALF).enumerate() {
+            let mut lo: [__m256; HALF] = [_mm256_setzero_ps(); HALF];
+            let mut hi: [__m256; HALF] = [_mm256_setzero_ps(); HALF];
+            for t in 0..n {
+                // SAFETY: within the ranges the caller guarantees.
+                let (ar, br) = unsafe { (a.add(t * sa + half * HALF), b.add(t * sb)) };
+                // SAFETY: as above.
+                let (bl, bh) = unsafe { (_mm256_loadu_ps(br), _mm256_loadu_ps(br.add(8))) };
+                for r in 0..HALF {
+                    // SAFETY: as above (half * HALF + r < ROWS).
+                    let x = _mm256_set1_ps(unsafe { *ar.add(r) });
+                    lo[r] = _mm256_fmadd_ps(x, bl, lo[r]);
+                    hi[r] = _mm256_fmadd_ps(x, bh, hi[r]);
+                }
+            }
+            for ((o, l), h) in out.iter_mut().zip(lo).zip(hi) {
+                // SAFETY: `o` holds 16 floats: 8 from its start and 8 from its middle.
+                unsafe {
+                    _mm256_storeu_ps(o.as_mut_ptr(), l);
+                    _mm256_storeu_ps(o.as_mut_ptr().add(8), h);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[inline(always)]
+fn attend_portable(
+    rows: &[f32],
+    bias: &[f32],
+    key_bias: &[f32],
+    heads: usize,
+    ctx: &mut [f32],
+    scratch: &mut Vec<f32>,
+    product: TileFn,
+) {
+    let h = bias.len() / 3;
+    let (s, d) = (ctx.len() / h, h / heads);
+    let scale = 1.0 / (d as f32).sqrt();
+    // Scratch, padded so every tile is whole (padding stays zero), filled in one pass over
+    // the rows: for all heads, the scaled queries qt [h, sq] and the keys kt [h, sk]
+    // transposed (so head `n` is rows n d .. (n + 1) d), the values v [heads, s, dp]; then
+    // per head pt [s, sq], the scores / probabilities transposed (key rows, query lanes),
+    // and per-query maxima and sums.
+    let sq = s.div_ceil(LANES) * LANES;
+    let sk = s.div_ceil(ROWS) * ROWS;
+    let dp = d.div_ceil(LANES) * LANES;
+    scratch.clear();
+    scratch.resize(h * sq + h * sk + heads * s * dp + s * sq + 2 * sq, 0.0);
+    let (qt_all, rest) = scratch.split_at_mut(h * sq);
+    let (kt_all, rest) = rest.split_at_mut(h * sk);
+    let (v_all, rest) = rest.split_at_mut(heads * s * dp);
+    let (pt, rest) = rest.split_at_mut(s * sq);
+    let (max, sum) = rest.split_at_mut(sq);
+    let (bq, rest) = bias.split_at(h);
+    let (bk, bv) = rest.split_at(h);
+    for (j, row) in rows.chunks_exact(3 * h).take(s).enumerate() {
+        let (q, rest) = row.split_at(h);
+        let (k, v) = rest.split_at(h);
+        for (c, (x, b)) in q.iter().zip(bq).enumerate() {
+            qt_all[c * sq + j] = (*x + *b) * scale;
+        }
+        for (c, (x, b)) in k.iter().zip(bk).enumerate() {
+            kt_all[c * sk + j] = *x + *b;
+        }
+        for (n, (x, b)) in v.chunks_exact(d).zip(bv.chunks_exact(d)).enumerate() {
+            let at = (n * s + j) * dp;
+            for ((o, x), b) in v_all[at..at + d].iter_mut().zip(x).zip(b) {
+                *o = *x + *b;
+            }
+        }
+    }
+    for head in 0..heads {
+        let qt = &qt_all[head * d * sq..(head + 1) * d * sq];
+        let kt = &kt_all[head * d * sk..(head + 1) * d * sk];
+        let v = &v_all[head * s * dp..(head + 1) * s * dp];
+        // Scores: a tile of ROWS keys x LANES queries held in registers over the head dim.
+        for i0 in (0..sq).step_by(LANES) {
+            for j0 in (0..sk).step_by(ROWS) {
+                let acc = product(kt, sk, j0, qt, sq, i0, d);
+                for (r, a) in acc.iter().enumerate().take(s.saturating_sub(j0)) {
+                    let at = (j0 + r) * sq + i0;
+                    pt[at..at + LANES].copy_from_slice(a);
+                }
+            }
+        }
+        // Softmax over keys for every query at once (queries in lanes).
+        max.fill(f32::NEG_INFINITY);
+        for (j, p) in pt.chunks_exact_mut(sq).enumerate() {
+            let kb = key_bias.get(j).copied().unwrap_or(0.0);
+            for (p, m) in p.iter_mut().zip(max.iter_mut()) {
+                *p += kb;
+                *m = if *p > *m { *p } else { *m };
+            }
+        }
+        sum.fill(0.0);
+        for p in pt.chunks_exact_mut(sq) {
+            for ((p, m), t) in p.iter_mut().zip(max.iter()).zip(sum.iter_mut()) {
+                *p = exp_nonpositive(*p - *m);
+                *t += *p;
+            }
+        }
+        // Weighted sum of values: a tile of ROWS queries x LANES of the head dim.
+        for i0 in (0..sq).step_by(ROWS) {
+            for c0 in (0..dp).step_by(LANES) {
+                let acc = product(pt, sq, i0, v, dp, c0, s);
+                let width = (d - c0).min(LANES);
+                for (r, a) in acc.iter().enumerate().take(s.saturating_sub(i0)) {
+                    let i = i0 + r;
+                    let inv = 1.0 / sum[i];
+                    let at = i * h + head * d + c0;
+                    for (o, a) in ctx[at..at + width].iter_mut().zip(a) {
+                        *o = *a * inv;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The product `x W^T`: without its bias when a fused pass may finish it in place (`Ok`),
 /// else with it, through libtorch's ops (`Err`; off the CPU that is one product with the
 /// bias added in its epilogue).
@@ -191,10 +532,10 @@ fn data(t: &Tensor) -> &[f32] {
 fn data_mut(t: &mut Tensor) -> &mut [f32] {
     debug_assert!(t.is_contiguous() && t.kind() == Kind::Float && t.device() == Device::Cpu);
     let n = t.numel();
-    // SAFETY: `t` is the fresh, contiguous f32 CPU result of a matrix product made in
-    // `linear_gelu` or `linear_residual_norm` (never a view of another tensor and never
-    // shared), so its storage holds `numel` f32 values and nothing else reads or writes them
-    // while it is borrowed.
+    // SAFETY: `t` is a fresh, contiguous f32 CPU tensor made in this module (the result
+    // of a matrix product in `linear_gelu` or `linear_residual_norm`, or the output made by
+    // `self_attention`), never a view of another tensor and never shared, so its storage
+    // holds `numel` f32 values and nothing else reads or writes them while it is borrowed.
     unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) }
 }
 
@@ -408,6 +749,123 @@ mod tests {
             let diff = f64::try_from((got - want).abs().max()).unwrap_or(f64::NAN);
             assert!(diff < 1e-5, "residual and norm: max difference {diff}");
         });
+    }
+
+    /// libtorch's attention on the same stacked projection, `[b, s, h]`.
+    fn reference_attention(
+        x: &Tensor,
+        weight: &Tensor,
+        bias: &Tensor,
+        heads: i64,
+        mask: Option<&Tensor>,
+    ) -> Tensor {
+        let (b, s, h) = x.size3().unwrap_or((0, 0, 0));
+        let all = x.linear(weight, Some(bias));
+        let part = |i: i64| {
+            all.narrow(-1, i * h, h)
+                .view([b, s, heads, h / heads])
+                .transpose(1, 2)
+        };
+        Tensor::scaled_dot_product_attention(
+            &part(0),
+            &part(1),
+            &part(2),
+            mask,
+            0.0,
+            false,
+            None,
+            false,
+        )
+        .transpose(1, 2)
+        .contiguous()
+        .view([b, s, h])
+    }
+
+    #[test]
+    fn self_attention_matches_libtorch_for_any_head_size_length_and_padding() {
+        tch::manual_seed(11);
+        let opts = (Kind::Float, Device::Cpu);
+        // (batch, seq, hidden, heads): head sizes 32, 24 (not a whole vector), 64 and 1;
+        // lengths below, at and above the tile sizes.
+        for (b, s, h, heads) in [
+            (2, 1, 64, 2),
+            (3, 7, 96, 4),
+            (2, 17, 128, 2),
+            (4, 40, 384, 12),
+            (1, 33, 8, 8),
+        ] {
+            tch::no_grad(|| {
+                let x = Tensor::randn([b, s, h], opts);
+                let weight = Tensor::randn([3 * h, h], opts) / (h as f64).sqrt();
+                let bias = Tensor::randn([3 * h], opts) * 0.5;
+                // Unpadded.
+                let want = reference_attention(&x, &weight, &bias, heads, None);
+                let got = self_attention(&x, &weight, &bias, heads as usize, None)
+                    .expect("the fast path applies to f32 CPU tensors");
+                let diff = f64::try_from((&got - &want).abs().max()).unwrap_or(f64::NAN);
+                assert!(diff < 1e-5, "b={b} s={s} h={h} heads={heads}: {diff}");
+                // Right-padded to different lengths (sequence i keeps s - i positions).
+                let lens: Vec<i64> = (0..b).map(|i| (s - i).max(1)).collect();
+                let mask = Tensor::from_slice(
+                    &lens
+                        .iter()
+                        .flat_map(|&l| (0..s).map(move |j| if j < l { 0.0f32 } else { -1e4 }))
+                        .collect::<Vec<f32>>(),
+                )
+                .view([b, 1, 1, s]);
+                let keys = Vec::<f32>::try_from(mask.reshape([-1])).unwrap_or_default();
+                let want = reference_attention(&x, &weight, &bias, heads, Some(&mask));
+                let got = self_attention(&x, &weight, &bias, heads as usize, Some(&keys))
+                    .expect("the fast path applies with a key bias");
+                let diff = f64::try_from((&got - &want).abs().max()).unwrap_or(f64::NAN);
+                assert!(
+                    diff < 1e-5,
+                    "padded b={b} s={s} h={h} heads={heads}: {diff}"
+                );
+            });
+        }
+    }
+
+    #[test]
+    fn self_attention_declines_what_it_cannot_do() {
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::randn([1, 3, 8], opts);
+        let (w, b) = (Tensor::randn([24, 8], opts), Tensor::randn([24], opts));
+        assert!(
+            self_attention(&x, &w, &b, 3, None).is_none(),
+            "8 is not 3 heads"
+        );
+        assert!(self_attention(&x, &w, &b, 0, None).is_none(), "no heads");
+        let double = x.to_kind(Kind::Double);
+        let (wd, bd) = (w.to_kind(Kind::Double), b.to_kind(Kind::Double));
+        assert!(self_attention(&double, &wd, &bd, 2, None).is_none(), "f64");
+        assert!(
+            self_attention(&x, &w, &b, 2, Some(&[0.0; 2])).is_none(),
+            "bias length"
+        );
+        let w = w.set_requires_grad(true);
+        assert!(self_attention(&x, &w, &b, 2, None).is_none(), "gradients");
+    }
+
+    #[test]
+    fn every_tile_product_agrees_with_the_portable_one() {
+        let a: Vec<f32> = (0..2_000)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
+        let b: Vec<f32> = (0..3_000)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 30.0)
+            .collect();
+        let fast = tile_product();
+        for (sa, a0, sb, b0, n) in [(8, 0, 16, 0, 0), (8, 3, 16, 5, 1), (24, 7, 48, 2, 40)] {
+            let want = tile_portable(&a, sa, a0, &b, sb, b0, n);
+            let got = fast(&a, sa, a0, &b, sb, b0, n);
+            for (w, g) in want.iter().flatten().zip(got.iter().flatten()) {
+                assert!((w - g).abs() <= 1e-4 * w.abs().max(1.0), "{w} vs {g}");
+            }
+        }
+        // Reads past the end fall back to the portable code, which reads zeros there.
+        let near_end = fast(&a, 8, 1_990, &b, 16, 0, 2);
+        assert_eq!(near_end, tile_portable(&a, 8, 1_990, &b, 16, 0, 2));
     }
 
     #[test]
