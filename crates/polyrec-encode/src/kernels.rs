@@ -161,8 +161,14 @@ pub(crate) fn self_attention(
     let one = |(i, ctx): (usize, &mut [f32])| {
         let rows = &all_v[i * s * 3 * h..(i + 1) * s * 3 * h];
         let keys = key_bias.map_or(&[][..], |k| &k[i * s..(i + 1) * s]);
-        let mut scratch = Vec::new();
-        attend(rows, bias_v, keys, heads, ctx, &mut scratch, product);
+        let sequence = Sequence {
+            rows,
+            bias: bias_v,
+            key_bias: keys,
+            heads,
+            product,
+        };
+        attend(&sequence, ctx, &mut Vec::new());
     };
     if parallel(out.len()) && b > 1 {
         out.par_chunks_mut(s * h).enumerate().for_each(one);
@@ -172,18 +178,21 @@ pub(crate) fn self_attention(
     Some(ctx)
 }
 
+/// One sequence for [`attend`].
+struct Sequence<'a> {
+    /// Its `[seq, 3 hidden]` bias-free query/key/value projection.
+    rows: &'a [f32],
+    /// The `[3 hidden]` bias of that projection.
+    bias: &'a [f32],
+    /// Empty, or an additive bias per key position.
+    key_bias: &'a [f32],
+    heads: usize,
+    product: TileFn,
+}
+
 multiversioned! {
-    /// Attention of one sequence: `rows` is its `[seq, 3 hidden]` bias-free projection,
-    /// `ctx` its `[seq, hidden]` output; `key_bias` is empty or one value per position.
-    fn attend => attend_portable(
-        rows: &[f32],
-        bias: &[f32],
-        key_bias: &[f32],
-        heads: usize,
-        ctx: &mut [f32],
-        scratch: &mut Vec<f32>,
-        product: TileFn
-    )
+    /// Attention of one sequence into `ctx`, its `[seq, hidden]` context.
+    fn attend => attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>)
 }
 
 /// Columns of a tile of a small product (one 512-bit vector, two 256-bit ones).
@@ -191,9 +200,40 @@ const LANES: usize = 16;
 /// Rows of a tile of a small product.
 const ROWS: usize = 8;
 
-/// A tile of a small product: `out[r][l] = sum over t < n of
-/// a[a0 + t sa + r] * b[b0 + t sb + l]`, for `r < ROWS`, `l < LANES`.
-type TileFn = fn(&[f32], usize, usize, &[f32], usize, usize, usize) -> [[f32; LANES]; ROWS];
+/// A tile of a small product.
+type Tile = [[f32; LANES]; ROWS];
+
+/// One operand of a tile product: step `t` reads from `values[at + t * stride]` on.
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    values: &'a [f32],
+    at: usize,
+    stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    fn new(values: &'a [f32], stride: usize, at: usize) -> Self {
+        Self { values, at, stride }
+    }
+
+    /// Whether `n` steps of `width` values lie inside `values`.
+    fn fits(&self, n: usize, width: usize) -> bool {
+        n == 0
+            || (n - 1)
+                .checked_mul(self.stride)
+                .and_then(|x| x.checked_add(self.at + width))
+                .is_some_and(|end| end <= self.values.len())
+    }
+
+    /// The `N` values of step `t` (zeros past the end).
+    fn step<const N: usize>(&self, t: usize) -> [f32; N] {
+        let at = self.at + t * self.stride;
+        std::array::from_fn(|i| self.values.get(at + i).copied().unwrap_or(0.0))
+    }
+}
+
+/// `out[r][l] = sum over t < n of a[t][r] * b[t][l]`, for `r < ROWS`, `l < LANES`.
+type TileFn = fn(Operand<'_>, Operand<'_>, usize) -> Tile;
 
 /// The tile product for this CPU: AVX-512, else AVX2 with FMA, else portable code.
 fn tile_product() -> TileFn {
@@ -210,33 +250,10 @@ fn tile_product() -> TileFn {
     tile_portable
 }
 
-/// Whether `n` rows of `width` values, `stride` apart from `at`, lie inside `len` values.
-fn tile_fits(len: usize, at: usize, stride: usize, n: usize, width: usize) -> bool {
-    n == 0
-        || (n - 1)
-            .checked_mul(stride)
-            .and_then(|x| x.checked_add(at + width))
-            .is_some_and(|end| end <= len)
-}
-
-/// The `N` values of `v` from `at` (zeros past its end).
-fn tile<const N: usize>(v: &[f32], at: usize) -> [f32; N] {
-    std::array::from_fn(|i| v.get(at + i).copied().unwrap_or(0.0))
-}
-
-fn tile_portable(
-    a: &[f32],
-    sa: usize,
-    a0: usize,
-    b: &[f32],
-    sb: usize,
-    b0: usize,
-    n: usize,
-) -> [[f32; LANES]; ROWS] {
+fn tile_portable(a: Operand<'_>, b: Operand<'_>, n: usize) -> Tile {
     let mut acc = [[0.0f32; LANES]; ROWS];
     for t in 0..n {
-        let ar: [f32; ROWS] = tile(a, a0 + t * sa);
-        let br: [f32; LANES] = tile(b, b0 + t * sb);
+        let (ar, br) = (a.step::<ROWS>(t), b.step::<LANES>(t));
         for (row, x) in acc.iter_mut().zip(ar) {
             for (o, y) in row.iter_mut().zip(br) {
                 *o = x.mul_add(y, *o);
@@ -254,37 +271,37 @@ mod x86 {
         _mm512_storeu_ps,
     };
 
-    use super::{LANES, ROWS, tile_fits, tile_portable};
+    use super::{LANES, Operand, ROWS, Tile, tile_portable};
+
+    /// A tile kernel on raw pointers: `(a, a stride, b, b stride, steps)`.
+    type Kernel = unsafe fn(*const f32, usize, *const f32, usize, usize) -> Tile;
+
+    /// Runs `kernel` on the operands when every read of its `n` steps lies inside them,
+    /// else the portable code.
+    ///
+    /// # Safety
+    /// The CPU has the features `kernel` is compiled for.
+    unsafe fn checked(a: Operand<'_>, b: Operand<'_>, n: usize, kernel: Kernel) -> Tile {
+        if !(a.fits(n, ROWS) && b.fits(n, LANES)) {
+            return tile_portable(a, b, n);
+        }
+        let (pa, pb) = (a.values[a.at..].as_ptr(), b.values[b.at..].as_ptr());
+        // SAFETY: the kernel reads `ROWS` values of `a` and `LANES` of `b` per step, all
+        // inside the slices (checked above); the caller vouches for the CPU.
+        unsafe { kernel(pa, a.stride, pb, b.stride, n) }
+    }
 
     /// [`super::TileFn`] with the tile held in eight 512-bit registers.
-    pub(super) fn tile_avx512(
-        a: &[f32],
-        sa: usize,
-        a0: usize,
-        b: &[f32],
-        sb: usize,
-        b0: usize,
-        n: usize,
-    ) -> [[f32; LANES]; ROWS] {
-        if !(tile_fits(a.len(), a0, sa, n, ROWS) && tile_fits(b.len(), b0, sb, n, LANES)) {
-            return tile_portable(a, sa, a0, b, sb, b0, n);
-        }
-        // SAFETY: `tile_product` hands this function out only on CPUs with AVX-512F, and
-        // every read below lies inside `a` and `b` (checked just above).
-        unsafe { avx512(a.as_ptr().add(a0), sa, b.as_ptr().add(b0), sb, n) }
+    pub(super) fn tile_avx512(a: Operand<'_>, b: Operand<'_>, n: usize) -> Tile {
+        // SAFETY: `tile_product` hands this function out only on CPUs with AVX-512F.
+        unsafe { checked(a, b, n, avx512) }
     }
 
     /// # Safety
     /// The CPU has AVX-512F; `a + t sa + r` for `r < ROWS` and `b + t sb + l` for
     /// `l < LANES` are readable for every `t < n`.
     #[target_feature(enable = "avx512f")]
-    unsafe fn avx512(
-        a: *const f32,
-        sa: usize,
-        b: *const f32,
-        sb: usize,
-        n: usize,
-    ) -> [[f32; LANES]; ROWS] {
+    unsafe fn avx512(a: *const f32, sa: usize, b: *const f32, sb: usize, n: usize) -> Tile {
         let mut acc: [__m512; ROWS] = [_mm512_setzero_ps(); ROWS];
         for t in 0..n {
             // SAFETY: within the ranges the caller guarantees.
@@ -304,34 +321,16 @@ mod x86 {
 
     /// [`super::TileFn`] in 256-bit registers, half the rows at a time (so the
     /// accumulators and operands fit the 16 registers).
-    pub(super) fn tile_avx2(
-        a: &[f32],
-        sa: usize,
-        a0: usize,
-        b: &[f32],
-        sb: usize,
-        b0: usize,
-        n: usize,
-    ) -> [[f32; LANES]; ROWS] {
-        if !(tile_fits(a.len(), a0, sa, n, ROWS) && tile_fits(b.len(), b0, sb, n, LANES)) {
-            return tile_portable(a, sa, a0, b, sb, b0, n);
-        }
-        // SAFETY: `tile_product` hands this function out only on CPUs with AVX2 and FMA,
-        // and every read below lies inside `a` and `b` (checked just above).
-        unsafe { avx2(a.as_ptr().add(a0), sa, b.as_ptr().add(b0), sb, n) }
+    pub(super) fn tile_avx2(a: Operand<'_>, b: Operand<'_>, n: usize) -> Tile {
+        // SAFETY: `tile_product` hands this function out only on CPUs with AVX2 and FMA.
+        unsafe { checked(a, b, n, avx2) }
     }
 
     /// # Safety
     /// The CPU has AVX2 and FMA; `a + t sa + r` for `r < ROWS` and `b + t sb + l` for
     /// `l < LANES` are readable for every `t < n`.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn avx2(
-        a: *const f32,
-        sa: usize,
-        b: *const f32,
-        sb: usize,
-        n: usize,
-    ) -> [[f32; LANES]; ROWS] {
+    unsafe fn avx2(a: *const f32, sa: usize, b: *const f32, sb: usize, n: usize) -> Tile {
         const HALF: usize = ROWS / 2;
         let mut out = [[0.0f32; LANES]; ROWS];
         for (half, out) in out.chunks_exact_mut(HALF).enumerate() {
@@ -362,15 +361,14 @@ mod x86 {
 }
 
 #[inline(always)]
-fn attend_portable(
-    rows: &[f32],
-    bias: &[f32],
-    key_bias: &[f32],
-    heads: usize,
-    ctx: &mut [f32],
-    scratch: &mut Vec<f32>,
-    product: TileFn,
-) {
+fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
+    let Sequence {
+        rows,
+        bias,
+        key_bias,
+        heads,
+        product,
+    } = *x;
     let h = bias.len() / 3;
     let (s, d) = (ctx.len() / h, h / heads);
     let scale = 1.0 / (d as f32).sqrt();
@@ -414,7 +412,7 @@ fn attend_portable(
         // Scores: a tile of ROWS keys x LANES queries held in registers over the head dim.
         for i0 in (0..sq).step_by(LANES) {
             for j0 in (0..sk).step_by(ROWS) {
-                let acc = product(kt, sk, j0, qt, sq, i0, d);
+                let acc = product(Operand::new(kt, sk, j0), Operand::new(qt, sq, i0), d);
                 for (r, a) in acc.iter().enumerate().take(s.saturating_sub(j0)) {
                     let at = (j0 + r) * sq + i0;
                     pt[at..at + LANES].copy_from_slice(a);
@@ -440,7 +438,7 @@ fn attend_portable(
         // Weighted sum of values: a tile of ROWS queries x LANES of the head dim.
         for i0 in (0..sq).step_by(ROWS) {
             for c0 in (0..dp).step_by(LANES) {
-                let acc = product(pt, sq, i0, v, dp, c0, s);
+                let acc = product(Operand::new(pt, sq, i0), Operand::new(v, dp, c0), s);
                 let width = (d - c0).min(LANES);
                 for (r, a) in acc.iter().enumerate().take(s.saturating_sub(i0)) {
                     let i = i0 + r;
@@ -857,15 +855,16 @@ mod tests {
             .collect();
         let fast = tile_product();
         for (sa, a0, sb, b0, n) in [(8, 0, 16, 0, 0), (8, 3, 16, 5, 1), (24, 7, 48, 2, 40)] {
-            let want = tile_portable(&a, sa, a0, &b, sb, b0, n);
-            let got = fast(&a, sa, a0, &b, sb, b0, n);
+            let (oa, ob) = (Operand::new(&a, sa, a0), Operand::new(&b, sb, b0));
+            let want = tile_portable(oa, ob, n);
+            let got = fast(oa, ob, n);
             for (w, g) in want.iter().flatten().zip(got.iter().flatten()) {
                 assert!((w - g).abs() <= 1e-4 * w.abs().max(1.0), "{w} vs {g}");
             }
         }
         // Reads past the end fall back to the portable code, which reads zeros there.
-        let near_end = fast(&a, 8, 1_990, &b, 16, 0, 2);
-        assert_eq!(near_end, tile_portable(&a, 8, 1_990, &b, 16, 0, 2));
+        let (oa, ob) = (Operand::new(&a, 8, 1_990), Operand::new(&b, 16, 0));
+        assert_eq!(fast(oa, ob, 2), tile_portable(oa, ob, 2));
     }
 
     #[test]
