@@ -141,7 +141,8 @@ impl Layer {
 
     /// Context of the self-attention sublayer, `[batch, seq, hidden]`.
     fn attention(&self, xs: &Tensor, mask: &Mask, fused: Option<&FusedQkv>, p: f64) -> Tensor {
-        if let Some(f) = fused {
+        // The CPU kernel has no dropout: only for inference (`p == 0`).
+        if let Some(f) = fused.filter(|_| p == 0.0) {
             let heads = usize::try_from(self.heads).unwrap_or(0);
             let keys = mask.keys.as_deref();
             if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys) {

@@ -158,7 +158,8 @@ pub(crate) fn self_attention(
     let mut ctx = Tensor::zeros([b as i64, s as i64, h as i64], (Kind::Float, Device::Cpu));
     let out = data_mut(&mut ctx);
     let product = tile_product();
-    let one = |(i, ctx): (usize, &mut [f32])| {
+    // One scratch buffer per thread, reused across its sequences.
+    let one = |scratch: &mut Vec<f32>, (i, ctx): (usize, &mut [f32])| {
         let rows = &all_v[i * s * 3 * h..(i + 1) * s * 3 * h];
         let keys = key_bias.map_or(&[][..], |k| &k[i * s..(i + 1) * s]);
         let sequence = Sequence {
@@ -168,12 +169,17 @@ pub(crate) fn self_attention(
             heads,
             product,
         };
-        attend(&sequence, ctx, &mut Vec::new());
+        attend(&sequence, ctx, scratch);
     };
     if parallel(out.len()) && b > 1 {
-        out.par_chunks_mut(s * h).enumerate().for_each(one);
+        out.par_chunks_mut(s * h)
+            .enumerate()
+            .for_each_init(Vec::new, one);
     } else {
-        out.chunks_mut(s * h).enumerate().for_each(one);
+        let mut scratch = Vec::new();
+        out.chunks_mut(s * h)
+            .enumerate()
+            .for_each(|x| one(&mut scratch, x));
     }
     Some(ctx)
 }
@@ -435,8 +441,9 @@ fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
                 *t += *p;
             }
         }
-        // Weighted sum of values: a tile of ROWS queries x LANES of the head dim.
-        for i0 in (0..sq).step_by(ROWS) {
+        // Weighted sum of values: a tile of ROWS queries x LANES of the head dim (only
+        // tiles that hold a real query).
+        for i0 in (0..s).step_by(ROWS) {
             for c0 in (0..dp).step_by(LANES) {
                 let acc = product(Operand::new(pt, sq, i0), Operand::new(v, dp, c0), s);
                 let width = (d - c0).min(LANES);
@@ -520,8 +527,8 @@ fn data(t: &Tensor) -> &[f32] {
     if n == 0 {
         return &[];
     }
-    // SAFETY: callers pass contiguous f32 CPU tensors (checked in `fast` and
-    // `with_bias`), so `data_ptr` points at `numel` initialised f32 values that stay alive
+    // SAFETY: callers pass contiguous f32 CPU tensors (checked in `fast`, `with_bias` and
+    // `self_attention`), so `data_ptr` points at `numel` initialised f32 values that stay alive
     // and unchanged while `t` is borrowed.
     unsafe { std::slice::from_raw_parts(t.data_ptr() as *const f32, n) }
 }
