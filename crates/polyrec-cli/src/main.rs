@@ -22,6 +22,10 @@ enum Command {
     Embed(cmd::embed::EmbedArgs),
     /// Compute metrics from a predictions file.
     Metrics(cmd::metrics::MetricsArgs),
+    /// Train a multi-scenario, multi-task model and write a model directory.
+    Train(cmd::train::TrainArgs),
+    /// Score a trained model directory again (the numbers of its metrics.json).
+    Eval(cmd::train::EvalArgs),
     /// Run the end-to-end flow on MovieLens-100K with the default model.
     Demo(cmd::demo::DemoArgs),
 }
@@ -33,6 +37,8 @@ fn main() -> std::process::ExitCode {
         Command::Embed(a) => cmd::embed::run(a),
         Command::Metrics(a) => cmd::metrics::run(a),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Train(a) => cmd::train::train(a),
+        Command::Eval(a) => cmd::train::eval(a),
     };
     match result {
         Ok(code) => code,

@@ -1,43 +1,74 @@
-//! Multi-scenario, multi-task ranking models on libtorch.
+//! Multi-scenario, multi-task ranking models on libtorch, learning from logs, text and the
+//! knowledge graph together.
 //!
 //! `polyrec-rank` sits above the data, graph, encoder and metrics crates and below the
-//! `polyrec` facade: it turns a batch of features into one logit per task. It is one of the
-//! two crates (with `polyrec-encode`) that link libtorch through `tch`, so tensors live on
-//! CUDA when present and on the CPU otherwise ([`DeviceRequest`]).
+//! `polyrec` facade. It links libtorch through `tch`, so tensors live on CUDA when present
+//! and on the CPU otherwise ([`DeviceRequest`]).
 //!
-//! Models are plain structs built from a serde config and a `VarStore` path, so parameter
-//! names follow the module tree (`bottom.layer0.weight`, `tower.like.layer1.bias`) and
-//! become stable checkpoint names. Every model implements [`MultiTaskModel`].
+//! - [`features`]: the input families (ids, categorical and numeric attributes, scenario,
+//!   item/user text embeddings, a KGCN-style graph layer, the user's history), each
+//!   switchable, fixed by the training split in a [`FeatureSpace`] saved with the model.
+//! - [`models`]: LR / linear regression and MLP baselines, Shared-Bottom, MMoE, PLE, ESMM,
+//!   AITM, STAR and PEPNet, each a plain struct built from a serde config and a `VarStore`
+//!   path ([`ModelConfig`]); parameter names are checkpoint names.
+//! - [`heads`]: binary, regression and multiclass heads and losses, one output column per task.
+//! - [`train`]: Adam/AdamW, schedules, early stopping on a validation score that combines
+//!   the tasks, gradient clipping, checkpoints written atomically and resume.
+//! - [`evaluate`]: metrics per scenario x task through polyrec-eval.
 //!
 //! ```
-//! use polyrec_rank::{MultiTaskModel, SharedBottom, SharedBottomConfig};
-//! use tch::{nn, Device, Kind, Tensor};
+//! use polyrec_rank::{FeatureConfig, FeatureSpace, ModelConfig, Ranker, SideTables};
+//! use polyrec_rank::heads::{HeadKind, TaskHead};
 //!
-//! let vs = nn::VarStore::new(Device::Cpu);
-//! let model = SharedBottom::new(&vs.root(), 8, &["like", "rating"], &SharedBottomConfig::default())?;
-//! let batch = Tensor::ones([4, 8], (Kind::Float, Device::Cpu));
-//! let logits = model.forward_t(&batch, false);
-//! assert_eq!(logits.len(), 2);
-//! assert_eq!(logits[0].size(), [4]);
+//! // A model over ids and the scenario for two tasks, without any data set.
+//! let space = FeatureSpace {
+//!     config: FeatureConfig { text: false, kg: false, history: false, ..Default::default() },
+//!     users: vec!["u1".into(), "u2".into()],
+//!     items: vec!["i1".into()],
+//!     scenarios: vec!["all".into()],
+//!     categorical: vec![],
+//!     numeric: vec![],
+//!     tasks: vec![
+//!         TaskHead { name: "like".into(), kind: HeadKind::Binary, user_level: false },
+//!         TaskHead { name: "rating".into(), kind: HeadKind::Regression { mean: 3.5, std: 1.0, range: Some([1.0, 5.0]) }, user_level: false },
+//!     ],
+//!     task_sources: vec![None, None],
+//!     item_text_dim: 0, user_text_dim: 0, user_text_fields: vec![], kg: None,
+//! };
+//! let model = Ranker::new(space, ModelConfig::from_name("mmoe")?, SideTables::default(), tch::Device::Cpu, false)?;
+//! let x = polyrec_rank::Inputs {
+//!     user: tch::Tensor::from_slice(&[1i64, 2]),
+//!     item: tch::Tensor::from_slice(&[1i64, 0]),
+//!     scenario: tch::Tensor::from_slice(&[0i64, 0]),
+//!     categorical: tch::Tensor::zeros([2, 0], (tch::Kind::Int64, tch::Device::Cpu)),
+//!     numeric: tch::Tensor::zeros([2, 0], (tch::Kind::Float, tch::Device::Cpu)),
+//! };
+//! let p = model.predict(&x);
+//! assert_eq!(p.len(), 2);                        // one column per task
+//! assert_eq!(p[1].size(), [2]);
+//! assert!(p[1].max().double_value(&[]) <= 5.0); // ratings clamped to the range
 //! # Ok::<(), polyrec_rank::Error>(())
 //! ```
 #![warn(missing_docs)]
 
 mod device;
 mod error;
-mod shared_bottom;
+pub mod evaluate;
+pub mod features;
+pub mod heads;
+mod input_layer;
+pub mod io;
+pub mod model_dir;
+pub mod models;
+pub mod prepare;
+mod ranker;
 pub mod tower;
+pub mod train;
 
 pub use device::{DeviceReport, DeviceRequest};
 pub use error::{Error, Result};
-pub use shared_bottom::{SharedBottom, SharedBottomConfig};
-
-/// A model that maps a batch of features to one output per task.
-pub trait MultiTaskModel {
-    /// Task names, in the order of [`MultiTaskModel::forward_t`]'s outputs.
-    fn tasks(&self) -> &[String];
-
-    /// One tensor of shape `[batch]` per task: logits for binary tasks, values for
-    /// regression tasks. Dropout and similar layers are active only when `train` is true.
-    fn forward_t(&self, features: &tch::Tensor, train: bool) -> Vec<tch::Tensor>;
-}
+pub use features::{EncodedRows, FeatureConfig, FeatureSpace, Inputs};
+pub use input_layer::SideTables;
+pub use models::{Architecture, MODEL_HELP, ModelConfig};
+pub use ranker::{Output, Ranker};
+pub use train::config::{RunConfig, SplitConfig, TrainConfig};

@@ -1,7 +1,9 @@
-//! libtorch is linked and works: tensors, a forward and backward pass through a
-//! multi-task model, an optimiser step, and a report of the CUDA situation.
+//! libtorch is linked and works: a forward and backward pass through a multi-task
+//! architecture, optimiser steps that reduce the loss, and a report of the CUDA situation.
 
-use polyrec_rank::{DeviceReport, DeviceRequest, MultiTaskModel, SharedBottom, SharedBottomConfig};
+use polyrec_rank::heads::{HeadKind, TaskHead};
+use polyrec_rank::models::NetInput;
+use polyrec_rank::{DeviceReport, DeviceRequest, ModelConfig};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
@@ -14,38 +16,47 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
 
     let device = DeviceRequest::Auto.resolve()?;
     tch::manual_seed(7);
-    let x = Tensor::f_randn([256, 6], (Kind::Float, device))?;
-    // Two tasks with a learnable relation to the inputs: a binary label and a real value.
-    let y_like = x
-        .f_sum_dim_intlist(1, false, Kind::Float)?
-        .f_gt(0.0)?
-        .f_to_kind(Kind::Float)?;
-    let y_value = x
-        .f_narrow(1, 0, 3)?
-        .f_sum_dim_intlist(1, false, Kind::Float)?
-        * 0.5;
-
+    let x = Tensor::f_randn([256, 6, 1], (Kind::Float, device))?;
+    let flat = x.view([256, 6]);
+    let y_like = flat
+        .sum_dim_intlist(1, false, Kind::Float)
+        .gt(0.0)
+        .to_kind(Kind::Float);
+    let y_value = flat.narrow(1, 0, 3).sum_dim_intlist(1, false, Kind::Float) * 0.5;
+    let heads = [
+        TaskHead {
+            name: "like".into(),
+            kind: HeadKind::Binary,
+            user_level: false,
+        },
+        TaskHead {
+            name: "value".into(),
+            kind: HeadKind::Regression {
+                mean: 0.0,
+                std: 1.0,
+                range: None,
+            },
+            user_level: false,
+        },
+    ];
     let vs = nn::VarStore::new(device);
-    let model = SharedBottom::new(
-        &vs.root(),
-        6,
-        &["like", "value"],
-        &SharedBottomConfig::default(),
-    )?;
+    let model = ModelConfig::from_name("shared_bottom")?.build(&vs.root(), 6, 1, &heads, 1)?;
+    let scenario = Tensor::zeros([256], (Kind::Int64, device));
     let mut opt = nn::Adam::default().build(&vs, 1e-2)?;
-    let loss_of = |m: &SharedBottom| -> Result<Tensor, tch::TchError> {
-        let out = m.forward_t(&x, true);
-        let bce = out[0].f_binary_cross_entropy_with_logits::<Tensor>(
-            &y_like,
-            None,
-            None,
-            tch::Reduction::Mean,
-        )?;
-        let mse = out[1].f_mse_loss(&y_value, tch::Reduction::Mean)?;
-        bce.f_add(&mse)
+    let loss_of = || {
+        let out = model.forward(
+            &NetInput {
+                fields: &x,
+                scenario: &scenario,
+                scenario_vectors: None,
+            },
+            true,
+        );
+        let ones = Tensor::ones([256], (Kind::Float, device));
+        heads[0].loss(&out[0].view([-1]), &y_like, &ones)
+            + heads[1].loss(&out[1].view([-1]), &y_value, &ones)
     };
-
-    let first = loss_of(&model)?;
+    let first = loss_of();
     let initial = first.double_value(&[]);
     opt.zero_grad();
     first.backward();
@@ -57,12 +68,12 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
     assert!(grad_norm > 0.0, "backward produced no gradient");
     opt.step();
     for _ in 0..150 {
-        let loss = loss_of(&model)?;
+        let loss = loss_of();
         opt.zero_grad();
         loss.backward();
         opt.step();
     }
-    let last = loss_of(&model)?.double_value(&[]);
+    let last = loss_of().double_value(&[]);
     eprintln!("loss {initial:.4} -> {last:.4} on {device:?}");
     assert!(
         last < initial * 0.5,

@@ -57,5 +57,20 @@ pub mod prelude {
     pub use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder};
     pub use polyrec_eval::report::TaskType;
     pub use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
-    pub use polyrec_rank::{DeviceRequest, MultiTaskModel};
+    pub use polyrec_rank::{DeviceRequest, ModelConfig, Ranker, RunConfig};
+}
+
+/// polyrec's home folder, where the set-up installs its packages and where caches live:
+/// `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else `~/.cache/polyrec`.
+pub fn home_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(h) = std::env::var_os("POLYREC_HOME") {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("polyrec");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache")
+        .join("polyrec")
 }

@@ -5,6 +5,7 @@ pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod metrics;
+pub mod train;
 
 use polyrec::encode::{CacheStats, EmbeddingCache, Embeddings, TextEncoder};
 

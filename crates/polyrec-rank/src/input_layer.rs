@@ -1,0 +1,263 @@
+//! The input layer: every input family of a [`FeatureSpace`] becomes one `D`-wide field
+//! vector, so a batch becomes a `[B, F, D]` tensor that every architecture reads.
+//!
+//! Parameters (checkpoint names): `user`, `item`, `scenario`, `categorical` (one table for all
+//! categorical fields, offset per field), `numeric.weight`/`numeric.bias` (a vector per field
+//! scaled by the standardised value), `item_text.proj`/`user_text.proj` (learned projections
+//! of the language model's embeddings), `kg.*` (entity and relation embeddings of the
+//! knowledge-graph layer). Fixed tables travel in the checkpoint too, untrained:
+//! `item_text.table`, `user_text.table`, `kg.hop1_*`, `kg.hop2_*`, `history.items`.
+
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+use crate::features::{FeatureSpace, Inputs};
+
+/// Fixed inputs that come from outside the model: text embeddings, neighbour samples and
+/// histories, indexed by model code (row 0 = unknown).
+#[derive(Debug, Default)]
+pub struct SideTables {
+    /// `[items + 1, T]` item text embeddings.
+    pub item_text: Option<Tensor>,
+    /// `[users + 1, T]` user text embeddings.
+    pub user_text: Option<Tensor>,
+    /// `(hop-1 relations, hop-1 entities, hop-2 relations, hop-2 entities)`, `[items + 1, k]`
+    /// and `[items + 1, k * k]`, padded with the relation/entity counts.
+    pub kg: Option<[Tensor; 4]>,
+    /// `[users + 1, H]` item codes of each user's latest training items (0 = none).
+    pub history: Option<Tensor>,
+}
+
+/// The knowledge-graph layer: user-personalised attention over an item's sampled 1- and
+/// 2-hop neighbours (KGCN), with trainable entity and relation embeddings.
+#[derive(Debug)]
+struct KgLayer {
+    entities: nn::Embedding,
+    relations: nn::Embedding,
+    hop: [Tensor; 4],
+    k: i64,
+    combine: nn::Linear,
+}
+
+impl KgLayer {
+    fn forward(&self, item: &Tensor, user_vec: &Tensor) -> Tensor {
+        let b = item.size()[0];
+        let d = user_vec.size()[1];
+        let gather = |t: &Tensor| t.index_select(0, item);
+        let (r1, e1, r2, e2) = (
+            gather(&self.hop[0]),
+            gather(&self.hop[1]),
+            gather(&self.hop[2]),
+            gather(&self.hop[3]),
+        );
+        let u = user_vec.view([b, 1, 1, d]);
+        // Hop 2: each hop-1 entity aggregates its own neighbours.
+        let rv2 = self.relations.forward(&r2).view([b, self.k, self.k, d]);
+        let ev2 = self.entities.forward(&e2).view([b, self.k, self.k, d]);
+        let a2 = (&rv2 * &u)
+            .sum_dim_intlist(-1, true, Kind::Float)
+            .softmax(2, Kind::Float);
+        let agg2 = (a2 * ev2).sum_dim_intlist(2, false, Kind::Float);
+        let h1 = self.entities.forward(&e1) + agg2;
+        // Hop 1: the item aggregates its neighbours.
+        let rv1 = self.relations.forward(&r1);
+        let a1 = (&rv1 * user_vec.view([b, 1, d]))
+            .sum_dim_intlist(-1, true, Kind::Float)
+            .softmax(1, Kind::Float);
+        let agg1 = (a1 * h1).sum_dim_intlist(1, false, Kind::Float);
+        self.combine.forward(&agg1).tanh()
+    }
+}
+
+/// The input layer of a model.
+#[derive(Debug)]
+pub struct InputLayer {
+    ids: Option<(nn::Embedding, nn::Embedding)>,
+    scenario: Option<nn::Embedding>,
+    categorical: Option<nn::Embedding>,
+    numeric: Option<(Tensor, Tensor)>,
+    item_text: Option<(Tensor, nn::Linear)>,
+    user_text: Option<(Tensor, nn::Linear)>,
+    kg: Option<KgLayer>,
+    kg_user: Option<nn::Embedding>,
+    history: Option<(Tensor, nn::Embedding)>,
+    dim: i64,
+    fields: i64,
+    l2: f64,
+}
+
+fn emb<'a, P: std::borrow::Borrow<nn::Path<'a>>>(p: P, n: i64, d: i64) -> nn::Embedding {
+    nn::embedding(
+        p,
+        n,
+        d,
+        nn::EmbeddingConfig {
+            ws_init: nn::Init::Randn {
+                mean: 0.0,
+                stdev: 0.05,
+            },
+            ..Default::default()
+        },
+    )
+}
+
+fn fixed(p: &nn::Path<'_>, name: &str, t: Tensor) -> Tensor {
+    p.add(name, t.to_device(p.device()), false)
+}
+
+impl InputLayer {
+    /// Builds the layer under `p` for `space`, with the fixed tables of `side`. A table the
+    /// space expects but `side` lacks is created empty (zeros), to be filled by loading a
+    /// checkpoint.
+    pub fn new(p: &nn::Path<'_>, space: &FeatureSpace, side: SideTables) -> Self {
+        let d = space.config.embedding_dim;
+        let (nu, ni) = (space.users.len() as i64 + 1, space.items.len() as i64 + 1);
+        let ids = space
+            .config
+            .ids
+            .then(|| (emb(p / "user", nu, d), emb(p / "item", ni, d)));
+        let scenario = space
+            .config
+            .scenario
+            .then(|| emb(p / "scenario", space.scenarios.len().max(1) as i64, d));
+        let categorical = (!space.categorical.is_empty())
+            .then(|| emb(p / "categorical", space.categorical_rows(), d));
+        let numeric = (!space.numeric.is_empty()).then(|| {
+            let n = space.numeric.len() as i64;
+            let q = p / "numeric";
+            (
+                q.randn("weight", &[n, d], 0.0, 0.05),
+                q.zeros("bias", &[n, d]),
+            )
+        });
+        let text = |name: &str, dim: i64, rows: i64, table: Option<Tensor>| {
+            (dim > 0).then(|| {
+                let q = p / name;
+                let t = table
+                    .unwrap_or_else(|| Tensor::zeros([rows, dim], (Kind::Float, tch::Device::Cpu)));
+                (
+                    fixed(&q, "table", t),
+                    nn::linear(&q / "proj", dim, d, Default::default()),
+                )
+            })
+        };
+        let item_text = text("item_text", space.item_text_dim, ni, side.item_text);
+        let user_text = text("user_text", space.user_text_dim, nu, side.user_text);
+        let kg = space.kg.map(|(ne, nr)| {
+            let q = p / "kg";
+            let k = space.config.kg_neighbours as i64;
+            let zeros = |w| Tensor::zeros([ni, w], (Kind::Int64, tch::Device::Cpu));
+            let [a, b, c, e] = side
+                .kg
+                .unwrap_or_else(|| [zeros(k), zeros(k), zeros(k * k), zeros(k * k)]);
+            KgLayer {
+                entities: emb(&q / "entities", ne + 1, d),
+                relations: emb(&q / "relations", nr + 1, d),
+                hop: [
+                    fixed(&q, "hop1_relations", a),
+                    fixed(&q, "hop1_entities", b),
+                    fixed(&q, "hop2_relations", c),
+                    fixed(&q, "hop2_entities", e),
+                ],
+                k,
+                combine: nn::linear(&q / "combine", d, d, Default::default()),
+            }
+        });
+        // Without id embeddings the graph attention still needs a user vector.
+        let kg_user = (kg.is_some() && !space.config.ids).then(|| emb(p / "kg_user", nu, d));
+        let history = space.config.history.then(|| {
+            let q = p / "history";
+            let h = space.config.history_len as i64;
+            let t = side
+                .history
+                .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)));
+            (fixed(&q, "items", t), emb(&q / "item", ni, d))
+        });
+        Self {
+            ids,
+            scenario,
+            categorical,
+            numeric,
+            item_text,
+            user_text,
+            kg,
+            kg_user,
+            history,
+            dim: d,
+            fields: space.field_names().len() as i64,
+            l2: space.config.embedding_l2,
+        }
+    }
+
+    /// Field vector width.
+    pub fn dim(&self) -> i64 {
+        self.dim
+    }
+
+    /// Number of fields.
+    pub fn fields(&self) -> i64 {
+        self.fields
+    }
+
+    /// The scenario embedding of each row (`[B, D]`), when the scenario is an input.
+    pub fn scenario_vectors(&self, x: &Inputs) -> Option<Tensor> {
+        self.scenario.as_ref().map(|s| s.forward(&x.scenario))
+    }
+
+    /// `[B, F, D]` field vectors, and the L2 penalty of the embedding rows used.
+    pub fn forward(&self, x: &Inputs) -> (Tensor, Tensor) {
+        let mut f: Vec<Tensor> = Vec::with_capacity(self.fields as usize);
+        let mut reg: Vec<Tensor> = Vec::new();
+        let mut user_vec = None;
+        if let Some((u, i)) = &self.ids {
+            let (uv, iv) = (u.forward(&x.user), i.forward(&x.item));
+            reg.push(uv.square().sum(Kind::Float) + iv.square().sum(Kind::Float));
+            user_vec = Some(uv.shallow_clone());
+            f.push(uv);
+            f.push(iv);
+        }
+        if let Some(s) = &self.scenario {
+            f.push(s.forward(&x.scenario));
+        }
+        if let Some(c) = &self.categorical {
+            let v = c.forward(&x.categorical);
+            reg.push(v.square().sum(Kind::Float));
+            f.extend(v.unbind(1));
+        }
+        if let Some((w, b)) = &self.numeric {
+            let v = x.numeric.unsqueeze(-1) * w + b;
+            f.extend(v.unbind(1));
+        }
+        if let Some((table, proj)) = &self.item_text {
+            f.push(proj.forward(&table.index_select(0, &x.item)));
+        }
+        if let Some((table, proj)) = &self.user_text {
+            f.push(proj.forward(&table.index_select(0, &x.user)));
+        }
+        if let Some(kg) = &self.kg {
+            let uv = match (&user_vec, &self.kg_user) {
+                (Some(u), _) => u.shallow_clone(),
+                (None, Some(e)) => e.forward(&x.user),
+                (None, None) => {
+                    Tensor::zeros([x.user.size()[0], self.dim], (Kind::Float, x.user.device()))
+                }
+            };
+            f.push(kg.forward(&x.item, &uv));
+        }
+        if let Some((items, e)) = &self.history {
+            let h = items.index_select(0, &x.user);
+            let mask = h.ne(0).to_kind(Kind::Float).unsqueeze(-1);
+            let n = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
+            let v = (e.forward(&h) * mask).sum_dim_intlist(1, false, Kind::Float) / n.sqrt();
+            f.push(v);
+        }
+        let fields = Tensor::stack(&f, 1);
+        let b = fields.size()[0].max(1) as f64;
+        let reg = if self.l2 > 0.0 && !reg.is_empty() {
+            Tensor::stack(&reg, 0).sum(Kind::Float) * (self.l2 / b)
+        } else {
+            Tensor::zeros([], (Kind::Float, fields.device()))
+        };
+        (fields, reg)
+    }
+}

@@ -1,0 +1,45 @@
+//! Atomic writes: every file a model directory holds is written to a temporary name in the
+//! same folder and renamed into place, so an interrupted run never leaves half a file.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+fn temp_name(path: &Path, suffix: &str) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp{suffix}", std::process::id()))
+}
+
+/// Writes bytes to `path` atomically.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_name(path, "");
+    let res = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::file(path, e));
+    }
+    Ok(())
+}
+
+/// Writes a safetensors file atomically through `write(temp_path)`.
+pub fn atomic_safetensors(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::result::Result<(), tch::TchError>,
+) -> Result<()> {
+    let tmp = temp_name(path, ".safetensors");
+    let res = write(&tmp)
+        .map_err(|e| Error::file(path, e))
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::file(path, e)));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Reads a whole text file, naming it in the error.
+pub fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::file(path, e))
+}

@@ -1,0 +1,51 @@
+//! A model directory, as `polyrec train` writes it and `polyrec eval` reads it:
+//!
+//! | file | what |
+//! |---|---|
+//! | `model.safetensors` | the best epoch's parameters (names follow the module tree) |
+//! | `features.json` | the [`FeatureSpace`]: vocabularies, statistics, tasks |
+//! | `train.toml` | the fully resolved [`RunConfig`], enough to re-run |
+//! | `metrics.json` | test metrics per scenario x task |
+//! | `history.jsonl` | one line per epoch |
+//! | `curves.svg` | training loss and validation metrics per epoch |
+//! | `report.md` | a readable summary |
+//! | `checkpoint/` | the last epoch's weights and optimiser state, for resuming |
+//!
+//! Every file is written atomically (temporary file, then rename).
+
+use std::path::Path;
+
+use tch::Device;
+
+use crate::features::FeatureSpace;
+use crate::input_layer::SideTables;
+use crate::ranker::Ranker;
+use crate::train::config::RunConfig;
+use crate::{Error, Result};
+
+/// Writes the model's parameters, feature space and resolved config into `dir`.
+pub fn save(dir: &Path, model: &Ranker, config: &RunConfig) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+    model.save_weights(&dir.join("model.safetensors"))?;
+    let space = serde_json::to_vec_pretty(model.space()).map_err(|e| Error::file(dir, e))?;
+    crate::io::atomic_write(&dir.join("features.json"), &space)?;
+    crate::io::atomic_write(&dir.join("train.toml"), config.to_toml()?.as_bytes())?;
+    Ok(())
+}
+
+/// Loads a model directory onto `device`.
+pub fn load(dir: &Path, device: Device) -> Result<(Ranker, RunConfig)> {
+    let config = RunConfig::from_toml_file(&dir.join("train.toml"))?;
+    let fpath = dir.join("features.json");
+    let space: FeatureSpace =
+        serde_json::from_str(&crate::io::read_text(&fpath)?).map_err(|e| Error::file(&fpath, e))?;
+    let mut model = Ranker::new(
+        space,
+        config.model.clone(),
+        SideTables::default(),
+        device,
+        config.train.uncertainty,
+    )?;
+    model.load_weights(&dir.join("model.safetensors"))?;
+    Ok((model, config))
+}

@@ -1,0 +1,131 @@
+//! PLE: levels of customised gate control (CGC), each with shared and task-specific
+//! experts; task gates mix their own and the shared experts, a shared gate mixes all of
+//! them for the next level.
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+use tch::nn;
+
+use super::mmoe::{Experts, mix};
+use super::{Architecture, NetInput, check_dim, towers};
+use crate::Result;
+use crate::tower::{Mlp, MlpConfig};
+
+/// Configuration of a [`Ple`] model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PleConfig {
+    /// Number of CGC levels (1 to 8).
+    pub levels: usize,
+    /// Shared experts per level (1 to 32).
+    pub shared_experts: usize,
+    /// Task-specific experts per task per level (1 to 32).
+    pub task_experts: usize,
+    /// Each expert's MLP.
+    pub expert: MlpConfig,
+    /// Each task's tower.
+    pub tower: MlpConfig,
+}
+
+impl Default for PleConfig {
+    fn default() -> Self {
+        Self {
+            levels: 2,
+            shared_experts: 1,
+            task_experts: 1,
+            expert: MlpConfig {
+                hidden: vec![128, 64],
+                dropout: 0.0,
+            },
+            tower: MlpConfig {
+                hidden: vec![32],
+                dropout: 0.0,
+            },
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Level {
+    shared: Experts,
+    specific: Vec<Experts>,
+    task_gates: Vec<nn::Linear>,
+    shared_gate: Option<nn::Linear>,
+    out_dim: i64,
+}
+
+/// The PLE model: `level<l>.shared.*`, `level<l>.task<t>.*`, `level<l>.gate<t>.*`,
+/// `level<l>.shared_gate.*`, `tower.<t>.*`.
+#[derive(Debug)]
+pub struct Ple {
+    levels: Vec<Level>,
+    towers: Vec<Mlp>,
+}
+
+impl Ple {
+    /// Builds the model.
+    pub fn new(p: &nn::Path<'_>, in_dim: i64, widths: &[i64], c: &PleConfig) -> Result<Self> {
+        check_dim("levels", c.levels, 8)?;
+        check_dim("shared_experts", c.shared_experts, 32)?;
+        check_dim("task_experts", c.task_experts, 32)?;
+        let n_tasks = widths.len();
+        let mut levels = Vec::with_capacity(c.levels);
+        let mut width = in_dim;
+        for l in 0..c.levels {
+            let q = p / format!("level{l}");
+            let shared = Experts::new(&(&q / "shared"), c.shared_experts, width, &c.expert)?;
+            let specific = (0..n_tasks)
+                .map(|t| Experts::new(&(&q / format!("task{t}")), c.task_experts, width, &c.expert))
+                .collect::<Result<Vec<_>>>()?;
+            let per_task = (c.task_experts + c.shared_experts) as i64;
+            let task_gates = (0..n_tasks)
+                .map(|t| nn::linear(&q / format!("gate{t}"), width, per_task, Default::default()))
+                .collect();
+            let all = (c.task_experts * n_tasks + c.shared_experts) as i64;
+            let shared_gate = (l + 1 < c.levels)
+                .then(|| nn::linear(&q / "shared_gate", width, all, Default::default()));
+            let out_dim = shared.out_dim;
+            levels.push(Level {
+                shared,
+                specific,
+                task_gates,
+                shared_gate,
+                out_dim,
+            });
+            width = out_dim;
+        }
+        let towers = towers(p, width, widths, &c.tower)?;
+        Ok(Self { levels, towers })
+    }
+}
+
+impl Architecture for Ple {
+    fn forward(&self, x: &NetInput<'_>, train: bool) -> Vec<Tensor> {
+        let flat = x.flat();
+        let n_tasks = self.towers.len();
+        let mut task_in: Vec<Tensor> = (0..n_tasks).map(|_| flat.shallow_clone()).collect();
+        let mut shared_in = flat;
+        for level in &self.levels {
+            let shared_out = level.shared.forward(&shared_in, train);
+            let mut all: Vec<Tensor> = shared_out.iter().map(Tensor::shallow_clone).collect();
+            let mut next = Vec::with_capacity(n_tasks);
+            for t in 0..n_tasks {
+                let own = level.specific[t].forward(&task_in[t], train);
+                all.extend(own.iter().map(Tensor::shallow_clone));
+                let mut mine = own;
+                mine.extend(shared_out.iter().map(Tensor::shallow_clone));
+                next.push(mix(&mine, &level.task_gates[t], &task_in[t]));
+            }
+            if let Some(g) = &level.shared_gate {
+                shared_in = mix(&all, g, &shared_in);
+            }
+            let _ = level.out_dim;
+            task_in = next;
+        }
+        self.towers
+            .iter()
+            .zip(&task_in)
+            .map(|(t, h)| t.forward_t(h, train, false))
+            .collect()
+    }
+}
