@@ -91,11 +91,7 @@ pub fn evaluate(
         if head.user_level {
             continue;
         }
-        let y: Vec<f32> = labels
-            .select(1, t as i64)
-            .contiguous()
-            .try_into()
-            .unwrap_or_default();
+        let y = column(&labels, t);
         for (i, &r) in rows.iter().enumerate() {
             let r = r as usize;
             let target = if is_cold(r) {
@@ -146,11 +142,7 @@ fn user_level(
         if !head.user_level {
             continue;
         }
-        let y: Vec<f32> = labels
-            .select(1, t as i64)
-            .contiguous()
-            .try_into()
-            .unwrap_or_default();
+        let y = column(&labels, t);
         let mut acc: BTreeMap<u32, (f64, f64, f64, usize)> = BTreeMap::new();
         for (i, &r) in rows.iter().enumerate() {
             let u = data.row_users[r as usize];
@@ -204,4 +196,13 @@ pub fn monitor_score(report: &Value, model: &Ranker, weights: &BTreeMap<String, 
 /// Labels of rows as a tensor (helper for tests).
 pub fn labels_of(data: &Prepared, rows: &[u32]) -> Tensor {
     data.rows.labels.index_select(0, &row_tensor(rows))
+}
+
+/// Column `t` of a `[rows, tasks]` tensor.
+fn column(labels: &Tensor, t: usize) -> Vec<f32> {
+    labels
+        .select(1, t as i64)
+        .contiguous()
+        .try_into()
+        .unwrap_or_default()
 }

@@ -75,6 +75,15 @@ pub struct FeatureConfig {
     pub history_len: usize,
     /// L2 penalty on the embedding rows a batch uses.
     pub embedding_l2: f64,
+    /// Append the pairwise inner products of the field vectors (factorisation-machine /
+    /// DLRM-style interactions) to what the architecture reads.
+    pub pairwise: bool,
+    /// Add a factorisation-machine term to every task's output: the pairwise interactions
+    /// of all fields, `((sum v)^2 - sum v^2) / 2`, weighted per task (DeepFM style).
+    pub fm: bool,
+    /// During training, drop each field vector of each row with this probability (the rest
+    /// are scaled up to keep the expectation): a regulariser against memorised ids.
+    pub field_dropout: f64,
 }
 
 impl Default for FeatureConfig {
@@ -94,6 +103,9 @@ impl Default for FeatureConfig {
             history: true,
             history_len: 50,
             embedding_l2: 0.0,
+            pairwise: false,
+            fm: false,
+            field_dropout: 0.0,
         }
     }
 }
@@ -127,6 +139,13 @@ impl FeatureConfig {
                 "history_len",
                 self.history_len.to_string(),
                 "must be in 1..=10000",
+            );
+        }
+        if !(0.0..1.0).contains(&self.field_dropout) {
+            return bad(
+                "field_dropout",
+                self.field_dropout.to_string(),
+                "must be in [0, 1)",
             );
         }
         if !(self.embedding_l2 >= 0.0 && self.embedding_l2.is_finite()) {

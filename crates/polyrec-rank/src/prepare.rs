@@ -180,22 +180,8 @@ pub fn prepare(
     if cfg.features.history {
         side.history = Some(history(ds, &split.train, cfg.features.history_len));
     }
-    let rows = EncodedRows::encode(&space, ds)?;
-    let seed = cfg.train.seed;
-    let (valid_users, test_users) = user_holdout(ds, &space, &split, cfg, seed);
-    let train_mask = mask(ds, &space, &valid_users, &test_users);
-    Ok((
-        Prepared {
-            space,
-            rows,
-            split,
-            train_mask,
-            valid_users,
-            test_users,
-            row_users: ds.interactions.user.clone(),
-        },
-        side,
-    ))
+    let data = prepare_for(ds, spec, cfg, &space, split)?;
+    Ok((data, side))
 }
 
 fn table(e: &Embeddings, n: usize) -> Option<Tensor> {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tch::{Device, Tensor, nn};
+use tch::{Device, Kind, Tensor, nn};
 
 use crate::features::{FeatureSpace, Inputs};
 use crate::heads::TaskHead;
@@ -22,6 +22,7 @@ pub struct Ranker {
     /// Distinct field masks of user-level tasks, with the tasks that use each.
     masked_passes: Vec<(Tensor, Vec<usize>)>,
     log_vars: Option<Tensor>,
+    fm: Vec<nn::Linear>,
 }
 
 /// The outputs of one forward pass.
@@ -52,6 +53,7 @@ impl Ranker {
             input.dim(),
             &space.tasks,
             space.scenarios.len().max(1) as i64,
+            space.config.pairwise,
         )?;
         let mut passes: Vec<(Vec<f32>, Vec<usize>)> = Vec::new();
         for t in 0..space.tasks.len() {
@@ -72,6 +74,16 @@ impl Ranker {
                 (mask, ts)
             })
             .collect();
+        let fm = if space.config.fm {
+            space
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(t, h)| nn::linear(&root / "fm" / t, d, h.width(), Default::default()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let log_vars =
             uncertainty.then(|| (&root / "loss").zeros("log_var", &[space.tasks.len() as i64]));
         Ok(Self {
@@ -82,6 +94,7 @@ impl Ranker {
             net,
             masked_passes,
             log_vars,
+            fm,
         })
     }
 
@@ -118,17 +131,33 @@ impl Ranker {
     /// Forward pass. Tasks of user-level labels get their outputs from a second pass
     /// without the fields that read their own label attribute.
     pub fn forward_t(&self, x: &Inputs, train: bool) -> Output {
-        let (fields, penalty) = self.input.forward(x);
+        let (mut fields, penalty) = self.input.forward(x);
+        let p = self.space.config.field_dropout;
+        if train && p > 0.0 {
+            let s = fields.size();
+            let mut keep = Tensor::empty([s[0], s[1], 1], (Kind::Float, fields.device()));
+            let keep = keep.bernoulli_float_(1.0 - p);
+            fields = fields * keep / (1.0 - p);
+        }
         let scen = self.input.scenario_vectors(x);
         let run = |f: &Tensor| {
-            self.net.forward(
+            let mut out = self.net.forward(
                 &NetInput {
                     fields: f,
                     scenario: &x.scenario,
                     scenario_vectors: scen.as_ref(),
+                    pairwise: self.space.config.pairwise,
                 },
                 train,
-            )
+            );
+            if !self.fm.is_empty() {
+                let sum = f.sum_dim_intlist(1, false, Kind::Float);
+                let v = (sum.square() - f.square().sum_dim_intlist(1, false, Kind::Float)) * 0.5;
+                for (o, lin) in out.iter_mut().zip(&self.fm) {
+                    *o = &*o + nn::Module::forward(lin, &v);
+                }
+            }
+            out
         };
         let mut tasks = run(&fields);
         for (mask, ts) in &self.masked_passes {

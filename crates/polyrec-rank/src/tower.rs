@@ -25,6 +25,14 @@ impl Default for MlpConfig {
 }
 
 impl MlpConfig {
+    /// Hidden layers of these widths, no dropout.
+    pub fn widths(hidden: &[i64]) -> Self {
+        Self {
+            hidden: hidden.to_vec(),
+            dropout: 0.0,
+        }
+    }
+
     /// Checks the values once, at the edge.
     pub fn check(&self) -> Result<()> {
         if let Some(w) = self.hidden.iter().find(|&&w| w <= 0) {

@@ -40,7 +40,8 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
         },
     ];
     let vs = nn::VarStore::new(device);
-    let model = ModelConfig::from_name("shared_bottom")?.build(&vs.root(), 6, 1, &heads, 1)?;
+    let model =
+        ModelConfig::from_name("shared_bottom")?.build(&vs.root(), 6, 1, &heads, 1, false)?;
     let scenario = Tensor::zeros([256], (Kind::Int64, device));
     let mut opt = nn::Adam::default().build(&vs, 1e-2)?;
     let loss_of = || {
@@ -49,6 +50,7 @@ fn forward_backward_and_cuda_report() -> Result<(), Box<dyn std::error::Error>> 
                 fields: &x,
                 scenario: &scenario,
                 scenario_vectors: None,
+                pairwise: false,
             },
             true,
         );

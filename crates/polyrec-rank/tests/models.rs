@@ -198,7 +198,7 @@ fn user_level_tasks_never_read_their_own_label_field() -> Result<(), Box<dyn std
     flipped.numeric = x.numeric.shallow_clone();
     // Same rows, the gender code changed: the gender prediction must not move, the others may.
     let genre = x.categorical.narrow(1, 1, 1);
-    let gender = (x.categorical.narrow(1, 0, 1) % 2) + 1;
+    let gender = x.categorical.narrow(1, 0, 1).remainder(2) + 1;
     flipped.categorical = Tensor::cat(&[gender, genre], 1);
     let (a, b) = (model.predict(&x), model.predict(&flipped));
     assert!(a[4].equal(&b[4]), "the gender task read the gender field");

@@ -214,11 +214,13 @@ fn a_cpu_run_repeats_and_a_resumed_run_ends_where_an_uninterrupted_one_ends()
     let first = run(FitOptions {
         checkpoint: Some(&ck),
         stop_after: Some(1),
+        run_key: None,
     })?;
     assert_eq!(first.2.len(), 1);
     let (c, _, loss_c) = run(FitOptions {
         checkpoint: Some(&ck),
         stop_after: None,
+        run_key: None,
     })?;
     assert_eq!(loss_c, loss_a, "the resumed run's history differs");
     let (pa, pc) = (

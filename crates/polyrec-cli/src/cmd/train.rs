@@ -12,7 +12,7 @@ use polyrec::rank::evaluate::{Part, evaluate};
 use polyrec::rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
 use polyrec::rank::train::{EpochRecord, FitOptions, Observer, fit};
 use polyrec::rank::{DeviceRequest, ModelConfig, Ranker, RunConfig, SplitConfig, model_dir};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 fn models_help() -> String {
     let mut s = String::from("Models (--model):\n");
@@ -232,6 +232,18 @@ fn text_inputs(cfg: &RunConfig, ds: &Dataset, model: Option<&Path>) -> anyhow::R
     })
 }
 
+/// The test metrics, with the cold block on cold-start splits.
+fn test_metrics(model: &Ranker, data: &Prepared, ds: &Dataset, cfg: &RunConfig) -> Value {
+    evaluate(
+        model,
+        data,
+        ds,
+        Part::Test,
+        cold_key(&cfg.split),
+        cfg.train.eval_batch_size,
+    )
+}
+
 fn cold_key(split: &SplitConfig) -> Option<&'static str> {
     match split {
         SplitConfig::ColdItems { .. } => Some("cold_items"),
@@ -296,17 +308,11 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         FitOptions {
             checkpoint: Some(&a.out.join("checkpoint")),
             stop_after: None,
+            run_key: Some(&cfg.to_toml()?),
         },
         &mut Bars { bar: None },
     )?;
-    let metrics = evaluate(
-        &model,
-        &data,
-        &ds,
-        Part::Test,
-        cold_key(&cfg.split),
-        cfg.train.eval_batch_size,
-    );
+    let metrics = test_metrics(&model, &data, &ds, &cfg);
     model_dir::save(&a.out, &model, &cfg)?;
     write_outputs(&a.out, &cfg, &data, &summary, &metrics)?;
     println!("{}", polyrec::eval::report::to_markdown(&metrics));
@@ -402,19 +408,11 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let (spec, ds) = load_data(&spec_path, a.data_dir.as_deref())?;
     let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
     let data = polyrec::rank::prepare::prepare_for(&ds, Some(&spec), &cfg, model.space(), split)?;
-    let metrics = evaluate(
-        &model,
-        &data,
-        &ds,
-        Part::Test,
-        cold_key(&cfg.split),
-        cfg.train.eval_batch_size,
-    );
+    let metrics = test_metrics(&model, &data, &ds, &cfg);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&metrics)?);
     } else {
         println!("{}", polyrec::eval::report::to_markdown(&metrics));
     }
-    let _ = json!({});
     Ok(ExitCode::SUCCESS)
 }

@@ -25,10 +25,7 @@ pub struct AitmConfig {
 impl Default for AitmConfig {
     fn default() -> Self {
         Self {
-            tower: MlpConfig {
-                hidden: vec![128, 64, 32],
-                dropout: 0.0,
-            },
+            tower: MlpConfig::widths(&[128, 64, 32]),
             calibration: 0.6,
         }
     }

@@ -23,10 +23,7 @@ pub struct EsmmConfig {
 impl Default for EsmmConfig {
     fn default() -> Self {
         Self {
-            tower: MlpConfig {
-                hidden: vec![128, 64, 32],
-                dropout: 0.0,
-            },
+            tower: MlpConfig::widths(&[128, 64, 32]),
         }
     }
 }

@@ -46,10 +46,7 @@ pub struct MlpModelConfig {
 impl Default for MlpModelConfig {
     fn default() -> Self {
         Self {
-            mlp: MlpConfig {
-                hidden: vec![128, 64, 32],
-                dropout: 0.0,
-            },
+            mlp: MlpConfig::widths(&[128, 64, 32]),
         }
     }
 }

@@ -24,14 +24,8 @@ impl Default for MmoeConfig {
     fn default() -> Self {
         Self {
             experts: 4,
-            expert: MlpConfig {
-                hidden: vec![128, 64],
-                dropout: 0.0,
-            },
-            tower: MlpConfig {
-                hidden: vec![32],
-                dropout: 0.0,
-            },
+            expert: MlpConfig::widths(&[128, 64]),
+            tower: MlpConfig::widths(&[32]),
         }
     }
 }

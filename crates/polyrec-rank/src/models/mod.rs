@@ -36,13 +36,41 @@ pub struct NetInput<'a> {
     pub scenario: &'a Tensor,
     /// `[B, D]` scenario embeddings, when the scenario is an input.
     pub scenario_vectors: Option<&'a Tensor>,
+    /// Whether [`NetInput::flat`] appends the pairwise inner products of the fields.
+    pub pairwise: bool,
 }
 
 impl NetInput<'_> {
-    /// The fields flattened to `[B, F * D]`.
+    /// The fields flattened to `[B, F * D]`, followed by their `F (F - 1) / 2` pairwise inner
+    /// products when `pairwise` is on.
     pub fn flat(&self) -> Tensor {
-        self.fields.flatten(1, -1)
+        flatten(self.fields, self.pairwise)
     }
+}
+
+/// Width of [`NetInput::flat`] for `fields` fields of width `dim`.
+pub fn flat_width(fields: i64, dim: i64, pairwise: bool) -> i64 {
+    fields * dim
+        + if pairwise {
+            fields * (fields - 1) / 2
+        } else {
+            0
+        }
+}
+
+/// `[B, F, D]` -> `[B, F * D (+ F (F - 1) / 2)]`.
+pub fn flatten(fields: &Tensor, pairwise: bool) -> Tensor {
+    let flat = fields.flatten(1, -1);
+    if !pairwise {
+        return flat;
+    }
+    let f = fields.size()[1];
+    let dots = fields.matmul(&fields.transpose(1, 2)); // [B, F, F]
+    let iu = Tensor::triu_indices(f, f, 1, (tch::Kind::Int64, fields.device()));
+    let pairs = dots
+        .flatten(1, -1)
+        .index_select(1, &(iu.get(0) * f + iu.get(1)));
+    Tensor::cat(&[flat, pairs], 1)
 }
 
 /// An architecture: field vectors in, one `[B, width]` output per task out.
@@ -164,6 +192,7 @@ impl ModelConfig {
         dim: i64,
         heads: &[TaskHead],
         scenarios: i64,
+        pairwise: bool,
     ) -> Result<Box<dyn Architecture>> {
         if heads.is_empty() {
             return Err(Error::Config {
@@ -173,7 +202,7 @@ impl ModelConfig {
             });
         }
         let widths: Vec<i64> = heads.iter().map(TaskHead::width).collect();
-        let in_dim = fields * dim;
+        let in_dim = flat_width(fields, dim, pairwise);
         Ok(match self {
             Self::Lr => Box::new(Linear::new(p, in_dim, &widths)),
             Self::Mlp(c) => Box::new(MlpModel::new(p, in_dim, &widths, c)?),
@@ -183,7 +212,7 @@ impl ModelConfig {
             Self::Esmm(c) => Box::new(Esmm::new(p, in_dim, heads, c)?),
             Self::Aitm(c) => Box::new(Aitm::new(p, in_dim, heads, c)?),
             Self::Star(c) => Box::new(Star::new(p, in_dim, &widths, scenarios, c)?),
-            Self::Pepnet(c) => Box::new(Pepnet::new(p, fields, dim, &widths, scenarios, c)?),
+            Self::Pepnet(c) => Box::new(Pepnet::new(p, fields, dim, &widths, pairwise, c)?),
         })
     }
 }

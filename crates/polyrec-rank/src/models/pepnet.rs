@@ -74,7 +74,7 @@ impl Pepnet {
         fields: i64,
         dim: i64,
         widths: &[i64],
-        _scenarios: i64,
+        pairwise: bool,
         c: &PepnetConfig,
     ) -> Result<Self> {
         if c.gate_hidden <= 0 || c.tower.is_empty() || c.tower.iter().any(|&w| w <= 0) {
@@ -91,8 +91,8 @@ impl Pepnet {
                 reason: "must be in [0, 1)",
             });
         }
-        let in_dim = fields * dim;
-        let ctx = in_dim + dim;
+        let in_dim = super::flat_width(fields, dim, pairwise);
+        let ctx = fields * dim + dim;
         let epnet = Gate::new(p / "epnet", ctx, c.gate_hidden, fields);
         let towers = widths
             .iter()
@@ -131,14 +131,16 @@ impl Pepnet {
 
 impl Architecture for Pepnet {
     fn forward(&self, x: &NetInput<'_>, train: bool) -> Vec<Tensor> {
-        let flat = x.flat();
-        let b = flat.size()[0];
+        let b = x.fields.size()[0];
         let scen = match x.scenario_vectors {
             Some(s) => s.shallow_clone(),
-            None => Tensor::zeros([b, self.dim], (tch::Kind::Float, flat.device())),
+            None => Tensor::zeros([b, self.dim], (tch::Kind::Float, x.fields.device())),
         };
-        let ctx = Tensor::cat(&[flat.detach(), scen], 1);
-        let gated = (x.fields * self.epnet.forward(&ctx).unsqueeze(-1)).flatten(1, -1);
+        let ctx = Tensor::cat(&[x.fields.flatten(1, -1).detach(), scen], 1);
+        let gated = super::flatten(
+            &(x.fields * self.epnet.forward(&ctx).unsqueeze(-1)),
+            x.pairwise,
+        );
         self.towers
             .iter()
             .map(|t| {

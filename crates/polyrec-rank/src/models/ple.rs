@@ -33,14 +33,8 @@ impl Default for PleConfig {
             levels: 2,
             shared_experts: 1,
             task_experts: 1,
-            expert: MlpConfig {
-                hidden: vec![128, 64],
-                dropout: 0.0,
-            },
-            tower: MlpConfig {
-                hidden: vec![32],
-                dropout: 0.0,
-            },
+            expert: MlpConfig::widths(&[128, 64]),
+            tower: MlpConfig::widths(&[32]),
         }
     }
 }

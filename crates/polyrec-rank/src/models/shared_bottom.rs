@@ -20,14 +20,8 @@ pub struct SharedBottomConfig {
 impl Default for SharedBottomConfig {
     fn default() -> Self {
         Self {
-            bottom: MlpConfig {
-                hidden: vec![128, 64],
-                dropout: 0.0,
-            },
-            tower: MlpConfig {
-                hidden: vec![32],
-                dropout: 0.0,
-            },
+            bottom: MlpConfig::widths(&[128, 64]),
+            tower: MlpConfig::widths(&[32]),
         }
     }
 }

@@ -31,10 +31,7 @@ impl Default for StarConfig {
     fn default() -> Self {
         Self {
             hidden: vec![128, 64],
-            tower: MlpConfig {
-                hidden: vec![32],
-                dropout: 0.0,
-            },
+            tower: MlpConfig::widths(&[32]),
             auxiliary: 32,
         }
     }
@@ -151,7 +148,7 @@ impl Architecture for Star {
         }
         let aux: Option<Vec<Tensor>> = self.aux.as_ref().map(|(e, hidden, outs)| {
             let a = hidden
-                .forward(&Tensor::cat(&[e.forward(&sc), x.flat()], 1))
+                .forward(&Tensor::cat(&[e.forward(&sc), flat.shallow_clone()], 1))
                 .relu();
             outs.iter().map(|o| o.forward(&a)).collect()
         });

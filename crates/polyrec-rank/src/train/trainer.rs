@@ -95,6 +95,9 @@ pub struct FitOptions<'a> {
     pub checkpoint: Option<&'a Path>,
     /// Stop this call after this many epochs (the checkpoint lets a later call go on).
     pub stop_after: Option<usize>,
+    /// What else identifies the run besides the trainer settings (the model, features and
+    /// split): a checkpoint of a run with another key is not resumed but refused.
+    pub run_key: Option<&'a str>,
 }
 
 /// Trains `model` on `data` with `cfg`. On return the model holds the best epoch's weights.
@@ -121,7 +124,11 @@ pub fn fit(
         cfg.optimizer,
         cfg.weight_decay,
     );
-    let config_key = serde_json::to_string(cfg).unwrap_or_default();
+    let config_key = format!(
+        "{}\n{}",
+        serde_json::to_string(cfg).unwrap_or_default(),
+        options.run_key.unwrap_or_default()
+    );
     let mut state = RunState {
         config: config_key.clone(),
         epochs_done: 0,
@@ -252,7 +259,7 @@ fn resume(
     if state.config != config_key {
         return Err(Error::file(
             &state_path,
-            "this checkpoint belongs to a run with other trainer settings; use a new output folder or remove it",
+            "this checkpoint belongs to a run with other settings (model, features, split or trainer); use a new output folder or remove its checkpoint folder",
         ));
     }
     model.load_weights(&dir.join("last.safetensors"))?;

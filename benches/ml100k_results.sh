@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The rows of docs/results.md: every model on the fixed ML-100K comparison protocol
+# (examples/train/protocol-*.toml, split examples/data/ml-100k-split-2024.txt), then the
+# default model with text, graph, history and both, and the item cold-start split with
+# ids only vs text + graph. One `polyrec train` per row and seed; prints a Markdown table
+# of medians over the seeds and writes every run's metrics under $OUT.
+#
+#   benches/ml100k_results.sh                 # all rows, SEEDS="1 2 3"
+#   ROWS="pepnet-all" SEEDS=1 benches/ml100k_results.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+eval "$(scripts/setup.sh --env)"
+THREADS="${THREADS:-2}"
+SEEDS="${SEEDS:-1 2 3}"
+OUT="${OUT:-target/bench/ml100k-results}"
+BIN=target/release/polyrec
+[ -x "$BIN" ] || cargo build --release --locked -p polyrec-cli
+mkdir -p "$OUT"
+
+BASE="--spec examples/data/ml-100k.toml --split file:examples/data/ml-100k-split-2024.txt --threads $THREADS"
+TEXT="--set features.text=true"
+KG="--set features.kg=true"
+HIST="--set features.history=true"
+TUNED="--set features.embedding_l2=1e-2"
+declare -A ROW
+ROW[lr]="--config examples/train/protocol-lr.toml"
+ROW[mlp]="--config examples/train/protocol-mlp.toml"
+ROW[shared_bottom]="--config examples/train/protocol-shared_bottom.toml"
+ROW[mmoe]="--config examples/train/protocol-mmoe.toml"
+ROW[ple]="--config examples/train/protocol-ple.toml"
+ROW[star]="--config examples/train/protocol-star.toml"
+ROW[pepnet]="--config examples/train/protocol-pepnet.toml"
+ROW[pepnet-text]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT"
+ROW[pepnet-kg]="--config examples/train/protocol-pepnet.toml $TUNED $KG"
+ROW[pepnet-text-kg]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG"
+ROW[pepnet-all]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST"
+ROW[cold-ids]="--config examples/train/protocol-pepnet.toml --split cold-items"
+ROW[cold-text-kg]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG --split cold-items"
+ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all cold-ids cold-text-kg}"
+
+for row in $ROWS; do
+  for seed in $SEEDS; do
+    dir="$OUT/$row/seed$seed"
+    rm -rf "$dir"; mkdir -p "$OUT/$row"
+    # shellcheck disable=SC2086
+    "$BIN" train $BASE ${ROW[$row]} --seed "$seed" --out "$dir" >/dev/null 2>"$dir.log" \
+      || { echo "row $row seed $seed failed: see $dir.log" >&2; exit 1; }
+    echo "$row seed $seed: $BIN train $BASE ${ROW[$row]} --seed $seed --out $dir" >&2
+  done
+done
+
+python3 - "$OUT" $ROWS <<'PY'
+import json, statistics, sys, pathlib
+out, rows = pathlib.Path(sys.argv[1]), sys.argv[2:]
+scen = ["age 1-24", "age 25-34", "age 35+"]
+print("| row | seeds | like AUC | " + " | ".join(scen) + " | rating RMSE | gender AUC (held-out users) | train samples/s |")
+print("|---|---|---|---|---|---|---|---|---|")
+for row in rows:
+    runs = sorted((out / row).glob("seed*"))
+    def med(f):
+        v = [f(r) for r in runs]
+        v = [x for x in v if x is not None]
+        return statistics.median(v) if v else float("nan")
+    def m(r):
+        return json.loads((r / "metrics.json").read_text())
+    def sps(r):
+        h = [json.loads(l) for l in (r / "history.jsonl").read_text().splitlines() if l.strip()]
+        return statistics.median(x["samples_per_sec"] for x in h)
+    key = "cold_items" if row.startswith("cold") else "overall"
+    like = med(lambda r: m(r)[key]["like"]["auc"])
+    per = [med(lambda r, s=s: m(r).get(s, {}).get("like", {}).get("auc")) for s in scen]
+    rmse = med(lambda r: m(r)[key]["rating"]["rmse"])
+    gender = med(lambda r: m(r)["overall"].get("gender", {}).get("auc"))
+    print(f"| {row} | {len(runs)} | {like:.4f} | " + " | ".join(f"{x:.4f}" for x in per)
+          + f" | {rmse:.4f} | {gender:.4f} | {med(sps):,.0f} |")
+PY
