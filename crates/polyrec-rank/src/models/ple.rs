@@ -45,7 +45,6 @@ struct Level {
     specific: Vec<Experts>,
     task_gates: Vec<nn::Linear>,
     shared_gate: Option<nn::Linear>,
-    out_dim: i64,
 }
 
 /// The PLE model: `level<l>.shared.*`, `level<l>.task<t>.*`, `level<l>.gate<t>.*`,
@@ -78,15 +77,13 @@ impl Ple {
             let all = (c.task_experts * n_tasks + c.shared_experts) as i64;
             let shared_gate = (l + 1 < c.levels)
                 .then(|| nn::linear(&q / "shared_gate", width, all, Default::default()));
-            let out_dim = shared.out_dim;
+            width = shared.out_dim;
             levels.push(Level {
                 shared,
                 specific,
                 task_gates,
                 shared_gate,
-                out_dim,
             });
-            width = out_dim;
         }
         let towers = towers(p, width, widths, &c.tower)?;
         Ok(Self { levels, towers })
@@ -103,17 +100,18 @@ impl Architecture for Ple {
             let shared_out = level.shared.forward(&shared_in, train);
             let mut all: Vec<Tensor> = shared_out.iter().map(Tensor::shallow_clone).collect();
             let mut next = Vec::with_capacity(n_tasks);
-            for t in 0..n_tasks {
-                let own = level.specific[t].forward(&task_in[t], train);
+            for ((experts, gate), input) in
+                level.specific.iter().zip(&level.task_gates).zip(&task_in)
+            {
+                let own = experts.forward(input, train);
                 all.extend(own.iter().map(Tensor::shallow_clone));
                 let mut mine = own;
                 mine.extend(shared_out.iter().map(Tensor::shallow_clone));
-                next.push(mix(&mine, &level.task_gates[t], &task_in[t]));
+                next.push(mix(&mine, gate, input));
             }
             if let Some(g) = &level.shared_gate {
                 shared_in = mix(&all, g, &shared_in);
             }
-            let _ = level.out_dim;
             task_in = next;
         }
         self.towers
