@@ -7,6 +7,7 @@
 #
 #   benches/ml100k_results.sh                 # all rows, SEEDS="1 2 3"
 #   ROWS="pepnet-all" SEEDS=1 benches/ml100k_results.sh
+#   TABLE_ONLY=1 benches/ml100k_results.sh    # the table of runs already made
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -41,6 +42,7 @@ ROW[cold-text-kg]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG
 ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all cold-ids cold-text-kg}"
 
 for row in $ROWS; do
+  [ "${TABLE_ONLY:-0}" = 1 ] && break
   for seed in $SEEDS; do
     dir="$OUT/$row/seed$seed"
     rm -rf "$dir"; mkdir -p "$OUT/$row"
@@ -58,7 +60,7 @@ scen = ["age 1-24", "age 25-34", "age 35+"]
 print("| row | seeds | like AUC | " + " | ".join(scen) + " | rating RMSE | gender AUC (held-out users) | train samples/s |")
 print("|---|---|---|---|---|---|---|---|---|")
 for row in rows:
-    runs = sorted((out / row).glob("seed*"))
+    runs = sorted(p for p in (out / row).glob("seed*") if p.is_dir())
     def med(f):
         v = [f(r) for r in runs]
         v = [x for x in v if x is not None]

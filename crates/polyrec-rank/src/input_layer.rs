@@ -26,6 +26,10 @@ pub struct SideTables {
     pub kg: Option<[Tensor; 4]>,
     /// `[users + 1, H]` item codes of each user's latest training items (0 = none).
     pub history: Option<Tensor>,
+    /// `[users + 1]` and `[items + 1]`: 1 for ids with training rows, 0 for the rest, whose
+    /// id embeddings were never trained and are replaced by zeros (cold start comes from
+    /// attributes, text and the graph instead of untrained noise).
+    pub seen: Option<(Tensor, Tensor)>,
 }
 
 /// The knowledge-graph layer: user-personalised attention over an item's sampled 1- and
@@ -73,6 +77,7 @@ impl KgLayer {
 #[derive(Debug)]
 pub struct InputLayer {
     ids: Option<(nn::Embedding, nn::Embedding)>,
+    seen: Option<(Tensor, Tensor)>,
     scenario: Option<nn::Embedding>,
     categorical: Option<nn::Embedding>,
     numeric: Option<(Tensor, Tensor)>,
@@ -116,6 +121,12 @@ impl InputLayer {
             .config
             .ids
             .then(|| (emb(p / "user", nu, d), emb(p / "item", ni, d)));
+        let seen = space.config.ids.then(|| {
+            let q = p / "seen";
+            let ones = |n| Tensor::ones([n], (Kind::Float, tch::Device::Cpu));
+            let (u, i) = side.seen.unwrap_or_else(|| (ones(nu), ones(ni)));
+            (fixed(&q, "users", u), fixed(&q, "items", i))
+        });
         let scenario = space
             .config
             .scenario
@@ -175,6 +186,7 @@ impl InputLayer {
         });
         Self {
             ids,
+            seen,
             scenario,
             categorical,
             numeric,
@@ -210,7 +222,11 @@ impl InputLayer {
         let mut reg: Vec<Tensor> = Vec::new();
         let mut user_vec = None;
         if let Some((u, i)) = &self.ids {
-            let (uv, iv) = (u.forward(&x.user), i.forward(&x.item));
+            let (mut uv, mut iv) = (u.forward(&x.user), i.forward(&x.item));
+            if let Some((su, si)) = &self.seen {
+                uv = uv * su.index_select(0, &x.user).unsqueeze(-1);
+                iv = iv * si.index_select(0, &x.item).unsqueeze(-1);
+            }
             reg.push(uv.square().sum(Kind::Float) + iv.square().sum(Kind::Float));
             user_vec = Some(uv.shallow_clone());
             f.push(uv);

@@ -180,6 +180,7 @@ pub fn prepare(
     if cfg.features.history {
         side.history = Some(history(ds, &split.train, cfg.features.history_len));
     }
+    side.seen = Some(seen(ds, &split.train));
     let data = prepare_for(ds, spec, cfg, &space, split)?;
     Ok((data, side))
 }
@@ -191,6 +192,17 @@ fn table(e: &Embeddings, n: usize) -> Option<Tensor> {
     let mut data = vec![0f32; e.dim];
     data.extend_from_slice(&e.data);
     Some(Tensor::from_slice(&data).view([n as i64 + 1, e.dim as i64]))
+}
+
+/// `[users + 1]`, `[items + 1]`: 1 where the user/item has training rows.
+fn seen(ds: &Dataset, train: &[u32]) -> (Tensor, Tensor) {
+    let mut u = vec![0f32; ds.users.ids.len() + 1];
+    let mut i = vec![0f32; ds.items.ids.len() + 1];
+    for &r in train {
+        u[ds.interactions.user[r as usize] as usize + 1] = 1.0;
+        i[ds.interactions.item[r as usize] as usize + 1] = 1.0;
+    }
+    (Tensor::from_slice(&u), Tensor::from_slice(&i))
 }
 
 /// `[users + 1, h]` item codes of each user's latest training items.

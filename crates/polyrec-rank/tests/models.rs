@@ -87,6 +87,7 @@ fn side() -> SideTables {
             ri(11, &[31, 9]),
         ]),
         history: Some(ri(31, &[21, 5])),
+        seen: None,
     }
 }
 

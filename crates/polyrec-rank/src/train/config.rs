@@ -258,8 +258,6 @@ pub struct RunConfig {
     /// Share of users whose user-level labels (a profile such as gender) are hidden from
     /// training; half of them validate, half test.
     pub user_holdout: Option<f64>,
-    /// Language-model fine-tuning: re-encode item texts through the top layers in every batch.
-    pub finetune: FinetuneConfig,
     /// The architecture.
     pub model: ModelConfig,
     /// The inputs.
@@ -268,16 +266,6 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// The split.
     pub split: SplitConfig,
-}
-
-/// Fine-tuning of the language model with the ranker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct FinetuneConfig {
-    /// Unfreeze this many top encoder layers (0: the encoder stays frozen).
-    pub layers: usize,
-    /// Learning rate of the encoder's layers.
-    pub lr: Option<f64>,
 }
 
 impl RunConfig {
