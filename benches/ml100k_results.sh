@@ -70,10 +70,10 @@ for row in rows:
     def sps(r):
         h = [json.loads(l) for l in (r / "history.jsonl").read_text().splitlines() if l.strip()]
         return statistics.median(x["samples_per_sec"] for x in h)
-    key = "cold_items" if row.startswith("cold") else "overall"
-    like = med(lambda r: m(r)[key]["like"]["auc"])
+    block = (lambda r: m(r)["cold_items"]["overall"]) if row.startswith("cold") else (lambda r: m(r)["overall"])
+    like = med(lambda r: block(r)["like"]["auc"])
     per = [med(lambda r, s=s: m(r).get(s, {}).get("like", {}).get("auc")) for s in scen]
-    rmse = med(lambda r: m(r)[key]["rating"]["rmse"])
+    rmse = med(lambda r: block(r)["rating"]["rmse"])
     gender = med(lambda r: m(r)["overall"].get("gender", {}).get("auc"))
     print(f"| {row} | {len(runs)} | {like:.4f} | " + " | ".join(f"{x:.4f}" for x in per)
           + f" | {rmse:.4f} | {gender:.4f} | {med(sps):,.0f} |")
