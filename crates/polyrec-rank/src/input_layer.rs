@@ -222,11 +222,14 @@ impl InputLayer {
         let mut reg: Vec<Tensor> = Vec::new();
         let mut user_vec = None;
         if let Some((u, i)) = &self.ids {
-            let (mut uv, mut iv) = (u.forward(&x.user), i.forward(&x.item));
-            if let Some((su, si)) = &self.seen {
-                uv = uv * su.index_select(0, &x.user).unsqueeze(-1);
-                iv = iv * si.index_select(0, &x.item).unsqueeze(-1);
-            }
+            let (uv, iv) = (u.forward(&x.user), i.forward(&x.item));
+            let (uv, iv) = match &self.seen {
+                Some((su, si)) => (
+                    uv * su.index_select(0, &x.user).unsqueeze(-1),
+                    iv * si.index_select(0, &x.item).unsqueeze(-1),
+                ),
+                None => (uv, iv),
+            };
             reg.push(uv.square().sum(Kind::Float) + iv.square().sum(Kind::Float));
             user_vec = Some(uv.shallow_clone());
             f.push(uv);
