@@ -193,11 +193,6 @@ pub fn monitor_score(report: &Value, model: &Ranker, weights: &BTreeMap<String, 
     if w > 0.0 { s / w } else { f64::NEG_INFINITY }
 }
 
-/// Labels of rows as a tensor (helper for tests).
-pub fn labels_of(data: &Prepared, rows: &[u32]) -> Tensor {
-    data.rows.labels.index_select(0, &row_tensor(rows))
-}
-
 /// Column `t` of a `[rows, tasks]` tensor.
 fn column(labels: &Tensor, t: usize) -> Vec<f32> {
     labels

@@ -709,11 +709,6 @@ fn code_map(known: &[String], names: &[String]) -> Vec<i64> {
         .collect()
 }
 
-/// The model code of each dataset user/item (index + 1 in the space, 0 when unknown).
-pub fn codes(known: &[String], names: &[String]) -> Vec<i64> {
-    code_map(known, names)
-}
-
 /// A `[rows]` Int64 tensor of row indices.
 pub fn row_tensor(rows: &[u32]) -> Tensor {
     let v: Vec<i64> = rows.iter().map(|&r| i64::from(r)).collect();

@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-use crate::features::{EncodedRows, FeatureSpace, codes};
+use crate::features::{EncodedRows, FeatureSpace};
 use crate::input_layer::SideTables;
 use crate::train::config::{RunConfig, SplitConfig};
 use crate::{Error, Result};
@@ -287,11 +287,6 @@ fn mask(ds: &Dataset, space: &FeatureSpace, valid: &[u32], test: &[u32]) -> Tens
     Tensor::from_slice(&m)
         .view([n as i64, t as i64])
         .to_kind(Kind::Float)
-}
-
-/// Model codes of the dataset's users (for callers mapping raw ids).
-pub fn user_codes(space: &FeatureSpace, ds: &Dataset) -> Vec<i64> {
-    codes(&space.users, ds.users.ids.names())
 }
 
 /// Prepares data for a model that was already trained: rows encoded in its saved feature
