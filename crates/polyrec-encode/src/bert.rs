@@ -304,4 +304,52 @@ impl BertModel {
         }
         h
     }
+
+    /// Token states after the embeddings and the lower `layers` transformer layers, for
+    /// inference (no dropout): the fixed input of a [`BertTop`] that fine-tunes the rest.
+    pub fn forward_lower(&self, ids: &Tensor, attention_mask: &Tensor, layers: usize) -> Tensor {
+        let type_ids = ids.zeros_like();
+        let mut h = self.embeddings.forward_t(ids, &type_ids, 0.0, false);
+        let mask = Mask::new(attention_mask, h.kind(), false);
+        for layer in self.layers.iter().take(layers) {
+            h = layer.forward_t(&h, &mask, None, 0.0, false);
+        }
+        h
+    }
+}
+
+/// The top `k` transformer layers of a BERT model as a module of their own, for
+/// fine-tuning them jointly with another model: token states from the frozen lower layers
+/// ([`BertModel::forward_lower`]) go in, token states come out. Parameter names under its
+/// path are `layer.{j}.attention.self.query.weight`, ... with `j` counted from 0.
+#[derive(Debug)]
+pub struct BertTop {
+    layers: Vec<Layer>,
+    dropout: f64,
+}
+
+impl BertTop {
+    /// Creates `k` layers shaped by `c` under `p` (zeros: copy weights in, or load them).
+    pub fn new(p: &nn::Path<'_>, c: &BertConfig, k: usize) -> Self {
+        Self {
+            layers: (0..k).map(|j| Layer::new(&(p / "layer" / j), c)).collect(),
+            dropout: 0.1,
+        }
+    }
+
+    /// Number of layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Token states `[batch, seq, hidden]` from lower states of the same shape and a 0/1
+    /// attention mask `[batch, seq]`; dropout when `train`.
+    pub fn forward_t(&self, states: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
+        let mask = Mask::new(attention_mask, states.kind(), false);
+        let mut h = states.shallow_clone();
+        for layer in &self.layers {
+            h = layer.forward_t(&h, &mask, None, self.dropout, train);
+        }
+        h
+    }
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::{Error, Result};
 
 /// `config.json` of a BERT-family checkpoint (the fields the encoder uses).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 pub struct BertConfig {
     /// Vocabulary size.
     pub vocab_size: i64,
@@ -95,6 +95,27 @@ pub enum Pooling {
     Cls,
     /// Element-wise max over unmasked tokens.
     Max,
+}
+
+impl Pooling {
+    /// The mode's name: `mean`, `cls` or `max`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::Cls => "cls",
+            Self::Max => "max",
+        }
+    }
+
+    /// Parses a name written by [`Pooling::name`].
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "mean" => Some(Self::Mean),
+            "cls" => Some(Self::Cls),
+            "max" => Some(Self::Max),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -147,6 +147,67 @@ impl SentenceEncoder {
         count
     }
 
+    /// Token states of `texts` after all but the top `k` transformer layers, without
+    /// gradients, padded to the longest text: `(states [n, seq, hidden], mask [n, seq])`
+    /// on the CPU. With [`SentenceEncoder::top_layer_weights`] and a [`crate::BertTop`],
+    /// a ranker fine-tunes the top `k` layers and re-encodes only the texts of its batch.
+    pub fn lower_states(&self, texts: &[&str], k: usize) -> Result<(Tensor, Tensor)> {
+        let lower = self.model.num_layers().saturating_sub(k);
+        let tokens = self.tokenize(texts)?;
+        let seq = tokens.iter().map(|t| t.ids.len()).max().unwrap_or(0).max(1);
+        let pad_id = self.files.bert.pad_token_id;
+        let device = self.options.device;
+        let mut states = Vec::new();
+        let mut masks = Vec::new();
+        for chunk in tokens.chunks(self.options.batch_size.max(1)) {
+            let mut ids = vec![pad_id; chunk.len() * seq];
+            let mut mask = vec![0i64; chunk.len() * seq];
+            for (r, t) in chunk.iter().enumerate() {
+                for (c, &id) in t.ids.iter().enumerate() {
+                    ids[r * seq + c] = i64::from(id);
+                    mask[r * seq + c] = 1;
+                }
+            }
+            let shape = [chunk.len() as i64, seq as i64];
+            let ids = Tensor::from_slice(&ids).view(shape).to_device(device);
+            let mask = Tensor::from_slice(&mask).view(shape).to_device(device);
+            let h = tch::no_grad(|| self.model.forward_lower(&ids, &mask, lower));
+            states.push(h.to_kind(Kind::Float).to_device(Device::Cpu));
+            masks.push(mask.to_device(Device::Cpu));
+        }
+        if states.is_empty() {
+            let h = self.files.bert.hidden_size;
+            return Ok((
+                Tensor::zeros([0, seq as i64, h], (Kind::Float, Device::Cpu)),
+                Tensor::zeros([0, seq as i64], (Kind::Int64, Device::Cpu)),
+            ));
+        }
+        Ok((Tensor::cat(&states, 0), Tensor::cat(&masks, 0)))
+    }
+
+    /// Copies of the top `k` layers' weights, named as in a [`crate::BertTop`] of `k`
+    /// layers (`layer.0.attention.self.query.weight`, ... counted from the first copied).
+    pub fn top_layer_weights(&self, k: usize) -> Vec<(String, Tensor)> {
+        let n = self.model.num_layers();
+        let first = n.saturating_sub(k);
+        let mut out: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .filter_map(|(name, t)| {
+                let rest = name.strip_prefix("encoder.layer.")?;
+                let (i, tail) = rest.split_once('.')?;
+                let i: usize = i.parse().ok()?;
+                (i >= first).then(|| {
+                    let copy = tch::no_grad(|| t.to_kind(Kind::Float).copy());
+                    (format!("layer.{}.{tail}", i - first), copy)
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Tokenizes texts in parallel.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Tokens>> {
         let tokenizer = &self.tokenizer;
@@ -414,14 +475,20 @@ fn pooled(
     normalize: bool,
 ) -> Tensor {
     let tokens = model.forward_with(ids, mask, fused, train);
+    pool(&tokens, mask, pooling, normalize)
+}
+
+/// Pools token states `[batch, seq, hidden]` under a 0/1 mask `[batch, seq]` into one
+/// vector per text, L2-normalised when `normalize` (as the model folder says).
+pub fn pool(tokens: &Tensor, mask: &Tensor, pooling: Pooling, normalize: bool) -> Tensor {
     let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
     let pooled = match pooling {
         Pooling::Mean => {
-            (&tokens * &m).sum_dim_intlist(1, false, tokens.kind())
+            (tokens * &m).sum_dim_intlist(1, false, tokens.kind())
                 / m.sum_dim_intlist(1, false, tokens.kind()).clamp_min(1e-9)
         }
         Pooling::Cls => tokens.select(1, 0),
-        Pooling::Max => (&tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
+        Pooling::Max => (tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
     };
     if normalize {
         let norm = pooled.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12);

@@ -48,10 +48,10 @@ mod kernels;
 
 use std::path::PathBuf;
 
-pub use bert::{BertModel, FusedQkv};
+pub use bert::{BertModel, BertTop, FusedQkv};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
-pub use encoder::{EncoderOptions, SentenceEncoder, Tokens};
+pub use encoder::{EncoderOptions, SentenceEncoder, Tokens, pool};
 pub use error::{Error, Result};
 /// The `tch` crate this encoder is built on (its tensors, devices and thread settings).
 pub use tch;

@@ -84,6 +84,10 @@ pub struct FeatureConfig {
     /// During training, drop each field vector of each row with this probability (the rest
     /// are scaled up to keep the expectation): a regulariser against memorised ids.
     pub field_dropout: f64,
+    /// Fine-tune the language model's top this many transformer layers jointly with the
+    /// ranker (0: its embeddings stay fixed). Item texts are re-encoded through those
+    /// layers for the distinct items of each training batch; the lower layers run once.
+    pub finetune_layers: usize,
 }
 
 impl Default for FeatureConfig {
@@ -106,6 +110,7 @@ impl Default for FeatureConfig {
             pairwise: false,
             fm: false,
             field_dropout: 0.0,
+            finetune_layers: 0,
         }
     }
 }
@@ -139,6 +144,13 @@ impl FeatureConfig {
                 "history_len",
                 self.history_len.to_string(),
                 "must be in 1..=10000",
+            );
+        }
+        if self.finetune_layers > 64 {
+            return bad(
+                "finetune_layers",
+                self.finetune_layers.to_string(),
+                "must be in 0..=64",
             );
         }
         if !(0.0..1.0).contains(&self.field_dropout) {
@@ -225,6 +237,23 @@ pub struct FeatureSpace {
     pub user_text_fields: Vec<String>,
     /// Knowledge-graph sizes `(entities, relations)` when the graph layer is on.
     pub kg: Option<(i64, i64)>,
+    /// The fine-tuned top layers of the language model, when `finetune_layers > 0`.
+    #[serde(default)]
+    pub item_text_encoder: Option<TextEncoderSpec>,
+}
+
+/// The shape of the language model's layers a ranker fine-tunes (enough to rebuild them
+/// from a checkpoint without the model folder).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextEncoderSpec {
+    /// How many top layers are trained.
+    pub layers: usize,
+    /// The transformer's configuration.
+    pub bert: polyrec_encode::BertConfig,
+    /// Pooling: `mean`, `cls` or `max`.
+    pub pooling: String,
+    /// Whether pooled vectors are L2-normalised.
+    pub normalize: bool,
 }
 
 /// Fields of the model input, in the order [`FeatureSpace::field_names`] lists them.
@@ -327,6 +356,7 @@ impl FeatureSpace {
             item_text_dim: 0,
             user_text_dim: 0,
             user_text_fields,
+            item_text_encoder: None,
             kg: None,
         })
     }

@@ -8,10 +8,25 @@
 //! knowledge-graph layer). Fixed tables travel in the checkpoint too, untrained:
 //! `item_text.table`, `user_text.table`, `kg.hop1_*`, `kg.hop2_*`, `history.items`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use polyrec_encode::{BertTop, Pooling};
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::features::{FeatureSpace, Inputs};
+
+/// What fine-tuning the language model's top layers needs from outside: the token states of
+/// every item text after the frozen lower layers, and the top layers' pre-trained weights.
+#[derive(Debug)]
+pub struct TextTuning {
+    /// `[items + 1, seq, hidden]` token states by item code (row 0: unknown, all masked).
+    pub states: Tensor,
+    /// `[items + 1, seq]` 0/1 attention mask.
+    pub mask: Tensor,
+    /// Pre-trained weights of the top layers, named as in [`BertTop`].
+    pub weights: Vec<(String, Tensor)>,
+}
 
 /// Fixed inputs that come from outside the model: text embeddings, neighbour samples and
 /// histories, indexed by model code (row 0 = unknown).
@@ -30,6 +45,76 @@ pub struct SideTables {
     /// id embeddings were never trained and are replaced by zeros (cold start comes from
     /// attributes, text and the graph instead of untrained noise).
     pub seen: Option<(Tensor, Tensor)>,
+    /// Inputs of language-model fine-tuning (`features.finetune_layers > 0`).
+    pub item_text_tuning: Option<TextTuning>,
+}
+
+/// The language model's top layers, fine-tuned on the ranking objective. In training, the
+/// distinct items of a batch are re-encoded through them; outside training the item text
+/// table holds their current output (refreshed after training steps), so inference and a
+/// reloaded checkpoint need neither the lower layers nor the model folder.
+#[derive(Debug)]
+struct TextTower {
+    top: BertTop,
+    /// Lower-layer states and mask; absent in a model loaded only to predict.
+    states: Option<(Tensor, Tensor)>,
+    pooling: Pooling,
+    normalize: bool,
+    /// Set by a training pass: the table no longer matches the layers.
+    stale: AtomicBool,
+}
+
+impl TextTower {
+    /// Pooled embeddings of the items `codes` (any shape `[B]`), through the top layers.
+    fn encode(&self, states: &(Tensor, Tensor), codes: &Tensor, train: bool) -> Tensor {
+        let device = codes.device();
+        let (uniq, inverse, _) = codes.internal_unique2(true, true, false);
+        let cpu = uniq.to_device(Device::Cpu);
+        let m = states.1.index_select(0, &cpu);
+        let len = m
+            .sum_dim_intlist(1, false, Kind::Int64)
+            .max()
+            .int64_value(&[])
+            .max(1);
+        let m = m.narrow(1, 0, len).to_device(device);
+        let h = states
+            .0
+            .index_select(0, &cpu)
+            .narrow(1, 0, len)
+            .to_device(device);
+        let tokens = self.top.forward_t(&h, &m, train);
+        polyrec_encode::pool(&tokens, &m, self.pooling, self.normalize).index_select(0, &inverse)
+    }
+
+    /// Recomputes every row of `table` from the layers (no gradients).
+    fn refresh(&self, table: &Tensor) {
+        let Some(states) = &self.states else {
+            return;
+        };
+        let n = table.size()[0];
+        let device = table.device();
+        tch::no_grad(|| {
+            let mut parts = Vec::new();
+            let mut start = 0;
+            while start < n {
+                let len = (n - start).min(256);
+                let codes = Tensor::arange_start(start, start + len, (Kind::Int64, device));
+                parts.push(self.encode(states, &codes, false));
+                start += len;
+            }
+            let mut t = table.shallow_clone();
+            t.copy_(&Tensor::cat(&parts, 0).to_kind(t.kind()));
+        });
+        self.stale.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The variable at a dotted name under `p`.
+fn var_at(p: &nn::Path<'_>, dotted: &str) -> Option<Tensor> {
+    let (dirs, last) = dotted.rsplit_once('.')?;
+    dirs.split('.')
+        .fold(p.clone(), |q, part| &q / part)
+        .get(last)
 }
 
 /// The knowledge-graph layer: user-personalised attention over an item's sampled 1- and
@@ -82,6 +167,7 @@ pub struct InputLayer {
     categorical: Option<nn::Embedding>,
     numeric: Option<(Tensor, Tensor)>,
     item_text: Option<(Tensor, nn::Linear)>,
+    item_tower: Option<TextTower>,
     user_text: Option<(Tensor, nn::Linear)>,
     kg: Option<KgLayer>,
     kg_user: Option<nn::Embedding>,
@@ -153,6 +239,30 @@ impl InputLayer {
             })
         };
         let item_text = text("item_text", space.item_text_dim, ni, side.item_text);
+        let item_tower = match (&space.item_text_encoder, &item_text) {
+            (Some(spec), Some(_)) if spec.layers > 0 => {
+                let q = p / "item_text" / "encoder";
+                let top = BertTop::new(&q, &spec.bert, spec.layers);
+                let states = side.item_text_tuning.map(|t| {
+                    tch::no_grad(|| {
+                        for (name, w) in &t.weights {
+                            if let Some(mut v) = var_at(&q, name) {
+                                v.copy_(w);
+                            }
+                        }
+                    });
+                    (t.states, t.mask)
+                });
+                Some(TextTower {
+                    top,
+                    states,
+                    pooling: Pooling::parse(&spec.pooling).unwrap_or(Pooling::Mean),
+                    normalize: spec.normalize,
+                    stale: AtomicBool::new(false),
+                })
+            }
+            _ => None,
+        };
         let user_text = text("user_text", space.user_text_dim, nu, side.user_text);
         let kg = space.kg.map(|(ne, nr)| {
             let q = p / "kg";
@@ -191,6 +301,7 @@ impl InputLayer {
             categorical,
             numeric,
             item_text,
+            item_tower,
             user_text,
             kg,
             kg_user,
@@ -216,8 +327,9 @@ impl InputLayer {
         self.scenario.as_ref().map(|s| s.forward(&x.scenario))
     }
 
-    /// `[B, F, D]` field vectors, and the L2 penalty of the embedding rows used.
-    pub fn forward(&self, x: &Inputs) -> (Tensor, Tensor) {
+    /// `[B, F, D]` field vectors, and the L2 penalty of the embedding rows used. In
+    /// training, fine-tuned text layers re-encode the batch's items.
+    pub fn forward(&self, x: &Inputs, train: bool) -> (Tensor, Tensor) {
         let mut f: Vec<Tensor> = Vec::with_capacity(self.fields as usize);
         let mut reg: Vec<Tensor> = Vec::new();
         let mut user_vec = None;
@@ -248,7 +360,24 @@ impl InputLayer {
             f.extend(v.unbind(1));
         }
         if let Some((table, proj)) = &self.item_text {
-            f.push(proj.forward(&table.index_select(0, &x.item)));
+            let tuned = self
+                .item_tower
+                .as_ref()
+                .and_then(|t| t.states.as_ref().map(|s| (t, s)));
+            let e = match tuned {
+                Some((tower, states)) if train => {
+                    tower.stale.store(true, Ordering::SeqCst);
+                    tower.encode(states, &x.item, true)
+                }
+                Some((tower, _)) => {
+                    if tower.stale.load(Ordering::SeqCst) {
+                        tower.refresh(table);
+                    }
+                    table.index_select(0, &x.item)
+                }
+                None => table.index_select(0, &x.item),
+            };
+            f.push(proj.forward(&e));
         }
         if let Some((table, proj)) = &self.user_text {
             f.push(proj.forward(&table.index_select(0, &x.user)));

@@ -67,8 +67,8 @@ pub mod train;
 
 pub use device::{DeviceReport, DeviceRequest};
 pub use error::{Error, Result};
-pub use features::{EncodedRows, FeatureConfig, FeatureSpace, Inputs};
-pub use input_layer::SideTables;
+pub use features::{EncodedRows, FeatureConfig, FeatureSpace, Inputs, TextEncoderSpec};
+pub use input_layer::{SideTables, TextTuning};
 pub use models::{Architecture, MODEL_HELP, ModelConfig};
-pub use ranker::{Output, Ranker};
+pub use ranker::{Output, Ranker, TEXT_ENCODER_PREFIX};
 pub use train::config::{RunConfig, SplitConfig, TrainConfig};

@@ -12,8 +12,8 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
-use crate::features::{EncodedRows, FeatureSpace};
-use crate::input_layer::SideTables;
+use crate::features::{EncodedRows, FeatureSpace, TextEncoderSpec};
+use crate::input_layer::{SideTables, TextTuning};
 use crate::train::config::{RunConfig, SplitConfig};
 use crate::{Error, Result};
 
@@ -114,6 +114,9 @@ pub struct TextInputs {
     pub items: Option<Embeddings>,
     /// One row per dataset user.
     pub users: Option<Embeddings>,
+    /// For fine-tuning (`features.finetune_layers > 0`): the layers' shape and, by item
+    /// code (row 0 = unknown), the lower-layer token states and the pre-trained weights.
+    pub item_tuning: Option<(TextEncoderSpec, TextTuning)>,
 }
 
 /// Prepares a run: feature space from the training rows, side tables, masks.
@@ -159,6 +162,22 @@ pub fn prepare(
         side.user_text = text.users.as_ref().and_then(|e| table(e, n_users));
         space.item_text_dim = side.item_text.as_ref().map_or(0, |t| t.size()[1]);
         space.user_text_dim = side.user_text.as_ref().map_or(0, |t| t.size()[1]);
+        if cfg.features.finetune_layers > 0 && side.item_text.is_some() {
+            let Some((spec, tuning)) = text.item_tuning else {
+                return Err(Error::Input(
+                    "features.finetune_layers > 0 needs the language model's lower-layer states of the item texts".into(),
+                ));
+            };
+            if tuning.states.size()[0] != n_items as i64 + 1 {
+                return Err(Error::Input(format!(
+                    "fine-tuning states have {} rows for {} items (+1 unknown)",
+                    tuning.states.size()[0],
+                    n_items
+                )));
+            }
+            space.item_text_encoder = Some(spec);
+            side.item_text_tuning = Some(tuning);
+        }
     }
     if cfg.features.kg && ds.kg.is_some() {
         let kg = KnowledgeGraph::from_dataset(ds)?;

@@ -11,6 +11,9 @@ use crate::input_layer::{InputLayer, SideTables};
 use crate::models::{Architecture, ModelConfig, NetInput};
 use crate::{Error, Result};
 
+/// Where the language model's fine-tuned layers live in the variable store.
+pub const TEXT_ENCODER_PREFIX: &str = "input.item_text.encoder.";
+
 /// A trained or trainable multi-scenario, multi-task model.
 #[derive(Debug)]
 pub struct Ranker {
@@ -131,7 +134,7 @@ impl Ranker {
     /// Forward pass. Tasks of user-level labels get their outputs from a second pass
     /// without the fields that read their own label attribute.
     pub fn forward_t(&self, x: &Inputs, train: bool) -> Output {
-        let (mut fields, penalty) = self.input.forward(x);
+        let (mut fields, penalty) = self.input.forward(x, train);
         let p = self.space.config.field_dropout;
         if train && p > 0.0 {
             let s = fields.size();

@@ -72,6 +72,7 @@ fn space() -> FeatureSpace {
         user_text_dim: 12,
         user_text_fields: vec!["gender".into()],
         kg: Some((10, 4)),
+        item_text_encoder: None,
     }
 }
 
@@ -88,6 +89,7 @@ fn side() -> SideTables {
         ]),
         history: Some(ri(31, &[21, 5])),
         seen: None,
+        item_text_tuning: None,
     }
 }
 
@@ -222,4 +224,104 @@ fn esmm_and_aitm_need_click_then_conversion() {
             .unwrap_or_default();
         assert!(err.contains("two binary tasks first"), "{name}: {err}");
     }
+}
+
+#[test]
+fn fine_tuned_language_model_layers_train_refresh_and_reload()
+-> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_encode::{BertConfig, BertTop};
+    use polyrec_rank::{TextEncoderSpec, TextTuning};
+    tch::manual_seed(7);
+    let bert: BertConfig = serde_json::from_str(
+        r#"{"vocab_size": 10, "hidden_size": 12, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "intermediate_size": 24, "max_position_embeddings": 16}"#,
+    )?;
+    let mut sp = space();
+    sp.item_text_encoder = Some(TextEncoderSpec {
+        layers: 1,
+        bert: bert.clone(),
+        pooling: "mean".into(),
+        normalize: true,
+    });
+    // "Pre-trained" weights: random values in a top of the same shape.
+    let src = tch::nn::VarStore::new(Device::Cpu);
+    let _top = BertTop::new(&src.root(), &bert, 1);
+    let weights: Vec<(String, Tensor)> = src
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, Tensor::randn_like(&t) * 0.3))
+        .collect();
+    let mask = Tensor::ones([31, 6], (Kind::Int64, Device::Cpu));
+    let _ = mask.narrow(1, 4, 2).narrow(0, 10, 10).fill_(0);
+    let _ = mask.narrow(0, 0, 1).fill_(0);
+    let mut side = side();
+    side.item_text_tuning = Some(TextTuning {
+        states: Tensor::randn([31, 6, 12], (Kind::Float, Device::Cpu)),
+        mask,
+        weights: weights.iter().map(|(n, t)| (n.clone(), t.copy())).collect(),
+    });
+    let model = Ranker::new(
+        sp.clone(),
+        ModelConfig::from_name("mmoe")?,
+        side,
+        Device::Cpu,
+        false,
+    )?;
+    let vars = model.var_store().variables();
+    let prefix = polyrec_rank::TEXT_ENCODER_PREFIX;
+    for (n, w) in &weights {
+        let v = &vars[&format!("{prefix}{n}")];
+        assert!(v.equal(w), "{n} was not copied in");
+        assert!(v.requires_grad(), "{n} is not trainable");
+    }
+    // Gradients reach the language model's layers through the batch's re-encoded items.
+    let x = inputs();
+    let out = model.forward_t(&x, true);
+    let mask = Tensor::ones([B, 5], (Kind::Float, Device::Cpu));
+    model.loss(&out, &labels(), &mask, &[1.0; 5]).backward();
+    for (n, v) in &vars {
+        if n.starts_with(prefix) {
+            let g = v.grad();
+            assert!(
+                g.defined() && g.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+                "{n} got no gradient"
+            );
+        }
+    }
+    // A weight change (as an optimiser step makes) reaches the item text table before the
+    // next prediction, and the saved model predicts the same without the lower layers.
+    let table = vars["input.item_text.table"].shallow_clone();
+    let before = table.copy();
+    tch::no_grad(|| {
+        for (n, v) in &vars {
+            if n.starts_with(prefix) {
+                let mut v = v.shallow_clone();
+                let _ = v.g_add_(&(Tensor::randn_like(&v) * 0.05));
+            }
+        }
+    });
+    let _ = model.forward_t(&x, true);
+    let p = model.predict(&x);
+    assert!(
+        !table.equal(&before),
+        "the item text table was not refreshed"
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("tuned.safetensors");
+    model.save_weights(&path)?;
+    let mut back = Ranker::new(
+        sp,
+        ModelConfig::from_name("mmoe")?,
+        SideTables::default(),
+        Device::Cpu,
+        false,
+    )?;
+    back.load_weights(&path)?;
+    for (a, b) in p.iter().zip(back.predict(&x)) {
+        assert!(
+            a.equal(&b),
+            "outputs differ after reloading a fine-tuned model"
+        );
+    }
+    Ok(())
 }

@@ -6,12 +6,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use polyrec::data::{Dataset, DatasetSpec};
+use polyrec::encode::tch::Tensor;
 use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, default_model_dir};
 use polyrec::eval::plot::{LogEntry, curves_svg};
 use polyrec::rank::evaluate::{Part, evaluate};
 use polyrec::rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
 use polyrec::rank::train::{EpochRecord, FitOptions, Observer, fit};
-use polyrec::rank::{DeviceRequest, ModelConfig, Ranker, RunConfig, SplitConfig, model_dir};
+use polyrec::rank::{
+    DeviceRequest, ModelConfig, Ranker, RunConfig, SplitConfig, TextEncoderSpec, TextTuning,
+    model_dir,
+};
 use serde_json::Value;
 
 fn models_help() -> String {
@@ -226,10 +230,54 @@ fn text_inputs(cfg: &RunConfig, ds: &Dataset, model: Option<&Path>) -> anyhow::R
         .transpose()?
         .map(|(e, _)| e);
     cache.save()?;
+    let k = cfg.features.finetune_layers;
+    let item_tuning = if k > 0 && item_emb.is_some() {
+        Some(finetune_inputs(&encoder, &items, k)?)
+    } else {
+        None
+    };
     Ok(TextInputs {
         items: item_emb,
         users: user_emb,
+        item_tuning,
     })
+}
+
+/// Lower-layer token states of every item text (row 0: the unknown item) and the top `k`
+/// layers' weights, for fine-tuning them with the ranker.
+fn finetune_inputs(
+    encoder: &SentenceEncoder,
+    items: &[&str],
+    k: usize,
+) -> anyhow::Result<(TextEncoderSpec, TextTuning)> {
+    let files = encoder.files();
+    let total = files.bert.num_hidden_layers as usize;
+    anyhow::ensure!(
+        k <= total,
+        "features.finetune_layers = {k}: the model {} has {total} layers",
+        files.dir.display()
+    );
+    eprintln!(
+        "fine-tuning: lower-layer states of {} item texts",
+        items.len()
+    );
+    let (states, mask) = encoder.lower_states(items, k)?;
+    let zero_s = states.zeros_like().narrow(0, 0, 1);
+    let zero_m = mask.zeros_like().narrow(0, 0, 1);
+    let spec = TextEncoderSpec {
+        layers: k,
+        bert: files.bert.clone(),
+        pooling: files.pooling.name().to_string(),
+        normalize: files.normalize,
+    };
+    Ok((
+        spec,
+        TextTuning {
+            states: Tensor::cat(&[zero_s, states], 0),
+            mask: Tensor::cat(&[zero_m, mask], 0),
+            weights: encoder.top_layer_weights(k),
+        },
+    ))
 }
 
 /// The test metrics, with the cold block on cold-start splits.

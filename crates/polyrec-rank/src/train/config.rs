@@ -68,6 +68,9 @@ pub struct TrainConfig {
     /// the score is the weighted mean of AUC (binary), accuracy (multiclass) and
     /// `-RMSE / std` (regression, `std` of the training labels).
     pub monitor: BTreeMap<String, f64>,
+    /// Learning rate of the language model's fine-tuned layers
+    /// (`features.finetune_layers > 0`), usually far below `lr`.
+    pub finetune_lr: f64,
 }
 
 impl Default for TrainConfig {
@@ -88,6 +91,7 @@ impl Default for TrainConfig {
             task_weights: BTreeMap::new(),
             uncertainty: false,
             monitor: BTreeMap::new(),
+            finetune_lr: 5e-5,
         }
     }
 }
@@ -104,6 +108,13 @@ impl TrainConfig {
         };
         if !(self.lr > 0.0 && self.lr < 10.0) {
             return bad("lr", self.lr.to_string(), "must be in (0, 10)");
+        }
+        if !(self.finetune_lr > 0.0 && self.finetune_lr < 10.0) {
+            return bad(
+                "finetune_lr",
+                self.finetune_lr.to_string(),
+                "must be in (0, 10)",
+            );
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad(

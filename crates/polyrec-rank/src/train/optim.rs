@@ -12,6 +12,8 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub struct Adam {
     params: Vec<Tensor>,
+    /// Learning-rate factor per parameter.
+    scales: Vec<f64>,
     m: Vec<Tensor>,
     v: Vec<Tensor>,
     /// Steps taken.
@@ -29,6 +31,7 @@ impl Adam {
         Self {
             m: params.iter().map(zeros).collect(),
             v: params.iter().map(zeros).collect(),
+            scales: vec![1.0; params.len()],
             params,
             step: 0,
             kind,
@@ -36,6 +39,14 @@ impl Adam {
             betas: (0.9, 0.999),
             eps: 1e-8,
         }
+    }
+
+    /// Sets a learning-rate factor per parameter (same order as the parameters).
+    pub fn with_scales(mut self, scales: Vec<f64>) -> Self {
+        if scales.len() == self.params.len() {
+            self.scales = scales;
+        }
+        self
     }
 
     /// Clears every gradient.
@@ -86,7 +97,9 @@ impl Adam {
         let bc1 = 1.0 - b1.powi(self.step as i32);
         let bc2 = 1.0 - b2.powi(self.step as i32);
         tch::no_grad(|| {
-            for ((p, m), v) in self.params.iter_mut().zip(&mut self.m).zip(&mut self.v) {
+            let params = self.params.iter_mut().zip(&self.scales);
+            for (((p, &scale), m), v) in params.zip(&mut self.m).zip(&mut self.v) {
+                let lr = lr * scale;
                 let g = p.grad();
                 if !g.defined() {
                     continue;

@@ -119,11 +119,27 @@ pub fn fit(
         .iter()
         .map(|h| cfg.task_weights.get(&h.name).copied().unwrap_or(1.0))
         .collect();
-    let mut opt = Adam::new(
-        model.var_store().trainable_variables(),
-        cfg.optimizer,
-        cfg.weight_decay,
-    );
+    // Parameters in name order; the language model's fine-tuned layers get their own
+    // learning rate.
+    let mut named: Vec<(String, Tensor)> = model
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| t.requires_grad())
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let scales = named
+        .iter()
+        .map(|(n, _)| {
+            if n.starts_with(crate::ranker::TEXT_ENCODER_PREFIX) {
+                cfg.finetune_lr / cfg.lr
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let params = named.into_iter().map(|(_, t)| t).collect();
+    let mut opt = Adam::new(params, cfg.optimizer, cfg.weight_decay).with_scales(scales);
     let config_key = format!(
         "{}\n{}",
         serde_json::to_string(cfg).unwrap_or_default(),
