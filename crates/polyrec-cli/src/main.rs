@@ -26,6 +26,10 @@ enum Command {
     Train(cmd::train::TrainArgs),
     /// Score a trained model directory again (the numbers of its metrics.json).
     Eval(cmd::train::EvalArgs),
+    /// Recommend top-K items with reasons for a user or a new user's profile, optionally from a free-text request.
+    Recommend(cmd::recommend::RecommendArgs),
+    /// Serve recommendations over HTTP (POST /recommend, POST /items, GET /health, GET /metrics).
+    Serve(cmd::serve::ServeArgs),
     /// Run the end-to-end flow on MovieLens-100K with the default model.
     Demo(cmd::demo::DemoArgs),
 }
@@ -39,6 +43,8 @@ fn main() -> std::process::ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Train(a) => cmd::train::train(a),
         Command::Eval(a) => cmd::train::eval(a),
+        Command::Recommend(a) => cmd::recommend::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
     };
     match result {
         Ok(code) => code,

@@ -555,6 +555,12 @@ pub struct Inputs {
     pub categorical: Tensor,
     /// Numeric values `[B, N]`.
     pub numeric: Tensor,
+    /// Item text embeddings `[B, T]` that replace the model's table (items the model has
+    /// never seen, added at serving time); `None` reads the table.
+    pub item_text: Option<Tensor>,
+    /// User text embeddings `[B, T]` that replace the model's table (new users described
+    /// by a profile text); `None` reads the table.
+    pub user_text: Option<Tensor>,
 }
 
 impl Inputs {
@@ -566,14 +572,29 @@ impl Inputs {
             scenario: self.scenario.to(device),
             categorical: self.categorical.to(device),
             numeric: self.numeric.to(device),
+            item_text: self.item_text.as_ref().map(|t| t.to(device)),
+            user_text: self.user_text.as_ref().map(|t| t.to(device)),
         }
     }
 }
 
-impl EncodedRows {
-    /// Encodes every interaction of `ds` (ids unknown to the space get code 0).
-    pub fn encode(space: &FeatureSpace, ds: &Dataset) -> Result<Self> {
-        let n = ds.interactions.len();
+/// Per-entity model inputs of a dataset in a [`FeatureSpace`]: codes of every user, item,
+/// scenario and attribute, to build [`Inputs`] for any (user, item, scenario) triple, for
+/// example every candidate item of one user at serving time.
+#[derive(Debug, Clone)]
+pub struct EntityFeatures {
+    user_code: Vec<i64>,
+    item_code: Vec<i64>,
+    scen_code: Vec<i64>,
+    cat: Vec<(Side, Vec<i64>)>,
+    /// Where each categorical field starts in the shared table (its unknown code).
+    offsets: Vec<i64>,
+    num: Vec<(Side, Vec<f32>, f32, f32)>,
+}
+
+impl EntityFeatures {
+    /// The codes of every entity of `ds` in `space` (ids unknown to the space get code 0).
+    pub fn new(space: &FeatureSpace, ds: &Dataset) -> Result<Self> {
         let user_code = code_map(&space.users, ds.users.ids.names());
         let item_code = code_map(&space.items, ds.items.ids.names());
         let scen_code: Vec<i64> = ds
@@ -582,8 +603,7 @@ impl EncodedRows {
             .map(|s| space.scenarios.iter().position(|x| x == s).unwrap_or(0) as i64)
             .collect();
         let offsets = space.categorical_offsets();
-        // Per-entity codes of each categorical field.
-        let mut cat_tables: Vec<(Side, Vec<i64>)> = Vec::new();
+        let mut cat: Vec<(Side, Vec<i64>)> = Vec::new();
         for (f, field) in space.categorical.iter().enumerate() {
             let attrs = match field.side {
                 Side::User => &ds.users.attributes,
@@ -621,9 +641,9 @@ impl EncodedRows {
                     )));
                 }
             };
-            cat_tables.push((field.side, codes));
+            cat.push((field.side, codes));
         }
-        let mut num_tables: Vec<(Side, Vec<f32>, f32, f32)> = Vec::new();
+        let mut num: Vec<(Side, Vec<f32>, f32, f32)> = Vec::new();
         for field in &space.numeric {
             let attrs = match field.side {
                 Side::User => &ds.users.attributes,
@@ -633,7 +653,7 @@ impl EncodedRows {
                 Some(polyrec_data::Attribute {
                     column: Column::Numeric(v),
                     ..
-                }) => num_tables.push((field.side, v.clone(), field.mean, field.std)),
+                }) => num.push((field.side, v.clone(), field.mean, field.std)),
                 _ => {
                     return Err(Error::Input(format!(
                         "the model reads the numeric attribute `{}`, which the data lack",
@@ -642,7 +662,31 @@ impl EncodedRows {
                 }
             }
         }
-        let (c, m) = (cat_tables.len(), num_tables.len());
+        Ok(Self {
+            user_code,
+            item_code,
+            scen_code,
+            cat,
+            offsets,
+            num,
+        })
+    }
+
+    /// The model code of a dataset user (0: unknown to the model).
+    pub fn user_code(&self, user: u32) -> i64 {
+        self.user_code.get(user as usize).copied().unwrap_or(0)
+    }
+
+    /// The model code of a dataset item (0: unknown to the model).
+    pub fn item_code(&self, item: u32) -> i64 {
+        self.item_code.get(item as usize).copied().unwrap_or(0)
+    }
+
+    /// Inputs for `(user, item, scenario)` triples of dataset indices. `None` stands for an
+    /// entity the dataset lacks (a new user or item): code 0 and unknown attributes.
+    pub fn inputs(&self, rows: &[(Option<u32>, Option<u32>, u32)]) -> Inputs {
+        let n = rows.len();
+        let (c, m) = (self.cat.len(), self.num.len());
         let mut cats = Vec::with_capacity(n * c);
         let mut nums = Vec::with_capacity(n * m);
         let (mut users, mut items, mut scens) = (
@@ -650,22 +694,53 @@ impl EncodedRows {
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for r in 0..n {
-            let u = ds.interactions.user[r] as usize;
-            let i = ds.interactions.item[r] as usize;
-            users.push(user_code[u]);
-            items.push(item_code[i]);
-            scens.push(scen_code[ds.interactions.scenario[r] as usize]);
-            for (side, codes) in &cat_tables {
+        for &(u, i, s) in rows {
+            users.push(u.map_or(0, |u| self.user_code(u)));
+            items.push(i.map_or(0, |i| self.item_code(i)));
+            scens.push(self.scen_code.get(s as usize).copied().unwrap_or(0));
+            for ((side, codes), &unknown) in self.cat.iter().zip(&self.offsets) {
                 let e = if *side == Side::User { u } else { i };
-                cats.push(codes.get(e).copied().unwrap_or(0));
+                cats.push(
+                    e.and_then(|e| codes.get(e as usize).copied())
+                        .unwrap_or(unknown),
+                );
             }
-            for (side, values, mean, std) in &num_tables {
+            for (side, values, mean, std) in &self.num {
                 let e = if *side == Side::User { u } else { i };
-                let v = values.get(e).copied().unwrap_or(f32::NAN);
+                let v = e
+                    .and_then(|e| values.get(e as usize).copied())
+                    .unwrap_or(f32::NAN);
                 nums.push(if v.is_finite() { (v - mean) / std } else { 0.0 });
             }
         }
+        let n = n as i64;
+        Inputs {
+            user: Tensor::from_slice(&users),
+            item: Tensor::from_slice(&items),
+            scenario: Tensor::from_slice(&scens),
+            categorical: Tensor::from_slice(&cats).view([n, c as i64]),
+            numeric: Tensor::from_slice(&nums).view([n, m as i64]),
+            item_text: None,
+            user_text: None,
+        }
+    }
+}
+
+impl EncodedRows {
+    /// Encodes every interaction of `ds` (ids unknown to the space get code 0).
+    pub fn encode(space: &FeatureSpace, ds: &Dataset) -> Result<Self> {
+        let n = ds.interactions.len();
+        let entities = EntityFeatures::new(space, ds)?;
+        let triples: Vec<(Option<u32>, Option<u32>, u32)> = (0..n)
+            .map(|r| {
+                (
+                    Some(ds.interactions.user[r]),
+                    Some(ds.interactions.item[r]),
+                    u32::from(ds.interactions.scenario[r]),
+                )
+            })
+            .collect();
+        let x = entities.inputs(&triples);
         let cols: Vec<&[f32]> = space
             .tasks
             .iter()
@@ -687,14 +762,13 @@ impl EncodedRows {
                 labels.push(c[r]);
             }
         }
-        let n = n as i64;
         Ok(Self {
-            user: Tensor::from_slice(&users),
-            item: Tensor::from_slice(&items),
-            scenario: Tensor::from_slice(&scens),
-            categorical: Tensor::from_slice(&cats).view([n, c as i64]),
-            numeric: Tensor::from_slice(&nums).view([n, m as i64]),
-            labels: Tensor::from_slice(&labels).view([n, t as i64]),
+            user: x.user,
+            item: x.item,
+            scenario: x.scenario,
+            categorical: x.categorical,
+            numeric: x.numeric,
+            labels: Tensor::from_slice(&labels).view([n as i64, t as i64]),
         })
     }
 
@@ -706,6 +780,8 @@ impl EncodedRows {
             scenario: self.scenario.index_select(0, rows),
             categorical: self.categorical.index_select(0, rows),
             numeric: self.numeric.index_select(0, rows),
+            item_text: None,
+            user_text: None,
         };
         let y = self.labels.index_select(0, rows);
         if device == Device::Cpu {

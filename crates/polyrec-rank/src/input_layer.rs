@@ -365,6 +365,10 @@ impl InputLayer {
                 .as_ref()
                 .and_then(|t| t.states.as_ref().map(|s| (t, s)));
             let e = match tuned {
+                _ if x.item_text.is_some() => x.item_text.as_ref().map_or_else(
+                    || table.index_select(0, &x.item),
+                    |t| t.to_kind(table.kind()),
+                ),
                 Some((tower, states)) if train => {
                     tower.stale.store(true, Ordering::SeqCst);
                     tower.encode(states, &x.item, true)
@@ -380,7 +384,11 @@ impl InputLayer {
             f.push(proj.forward(&e));
         }
         if let Some((table, proj)) = &self.user_text {
-            f.push(proj.forward(&table.index_select(0, &x.user)));
+            let e = match &x.user_text {
+                Some(t) => t.to_kind(table.kind()),
+                None => table.index_select(0, &x.user),
+            };
+            f.push(proj.forward(&e));
         }
         if let Some(kg) = &self.kg {
             let uv = match (&user_vec, &self.kg_user) {

@@ -34,6 +34,7 @@
 //!     ],
 //!     task_sources: vec![None, None],
 //!     item_text_dim: 0, user_text_dim: 0, user_text_fields: vec![], kg: None,
+//!     item_text_encoder: None,
 //! };
 //! let model = Ranker::new(space, ModelConfig::from_name("mmoe")?, SideTables::default(), tch::Device::Cpu, false)?;
 //! let x = polyrec_rank::Inputs {
@@ -42,6 +43,8 @@
 //!     scenario: tch::Tensor::from_slice(&[0i64, 0]),
 //!     categorical: tch::Tensor::zeros([2, 0], (tch::Kind::Int64, tch::Device::Cpu)),
 //!     numeric: tch::Tensor::zeros([2, 0], (tch::Kind::Float, tch::Device::Cpu)),
+//!     item_text: None,
+//!     user_text: None,
 //! };
 //! let p = model.predict(&x);
 //! assert_eq!(p.len(), 2);                        // one column per task
@@ -67,7 +70,9 @@ pub mod train;
 
 pub use device::{DeviceReport, DeviceRequest};
 pub use error::{Error, Result};
-pub use features::{EncodedRows, FeatureConfig, FeatureSpace, Inputs, TextEncoderSpec};
+pub use features::{
+    EncodedRows, EntityFeatures, FeatureConfig, FeatureSpace, Inputs, TextEncoderSpec,
+};
 pub use input_layer::{SideTables, TextTuning};
 pub use models::{Architecture, MODEL_HELP, ModelConfig};
 pub use ranker::{Output, Ranker, TEXT_ENCODER_PREFIX};

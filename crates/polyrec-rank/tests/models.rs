@@ -101,6 +101,8 @@ fn inputs() -> Inputs {
         scenario: ri(3, &[B]),
         categorical: Tensor::cat(&[ri(3, &[B, 1]), ri(4, &[B, 1]) + 3], 1),
         numeric: Tensor::randn([B, 1], (Kind::Float, Device::Cpu)),
+        item_text: None,
+        user_text: None,
     }
 }
 

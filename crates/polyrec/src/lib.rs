@@ -51,6 +51,10 @@ pub mod eval {
     pub use polyrec_eval::*;
 }
 
+pub mod recommend;
+pub mod serve;
+pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};
+
 /// The names most programs need, in one import: `use polyrec::prelude::*;`.
 pub mod prelude {
     pub use polyrec_data::{Dataset, DatasetSpec, DatasetStats, TaskKind};

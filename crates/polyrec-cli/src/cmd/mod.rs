@@ -5,6 +5,8 @@ pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod metrics;
+pub mod recommend;
+pub mod serve;
 pub mod train;
 
 use polyrec::encode::{CacheStats, EmbeddingCache, Embeddings, TextEncoder};

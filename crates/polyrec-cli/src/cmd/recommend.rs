@@ -1,0 +1,126 @@
+//! `polyrec recommend`: top-K items with reasons for a user (or a new user's profile) in a
+//! scenario, optionally from a free-text request, with a model directory of `polyrec train`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use polyrec::{LoadOptions, Recommender, Request};
+
+const EXAMPLE: &str = "Examples:
+  polyrec recommend --model runs/ml100k --user 196 --scenario 'age 35+' -k 10
+  polyrec recommend --model runs/ml100k --user 196 --query 'a light comedy for a rainy evening'
+  polyrec recommend --model runs/ml100k --profile 'I love old horror films' --weight like=0.7 --weight rating=0.3 --json";
+
+/// Arguments of `polyrec recommend`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLE)]
+pub struct RecommendArgs {
+    /// A model directory written by `polyrec train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// A known user's id.
+    #[arg(long)]
+    user: Option<String>,
+    /// A new user's profile text (instead of --user).
+    #[arg(long)]
+    profile: Option<String>,
+    /// A new user's liked item ids (repeatable).
+    #[arg(long)]
+    liked: Vec<String>,
+    /// The scenario (default: the user's latest).
+    #[arg(long)]
+    scenario: Option<String>,
+    /// A free-text request.
+    #[arg(long)]
+    query: Option<String>,
+    /// How many items.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Blend weight of a task, TASK=W (repeatable; default every item-level task, 1).
+    #[arg(long = "weight", value_name = "TASK=W")]
+    weights: Vec<String>,
+    /// Weight of text relevance against the personal score, in [0, 1].
+    #[arg(long)]
+    text_weight: Option<f64>,
+    /// The dataset spec (default: the one the model was trained on).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// The data folder (default: the spec's).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The sentence-transformers folder (default: the set-up's model).
+    #[arg(long)]
+    text_model: Option<PathBuf>,
+    /// Print the JSON response (the body `POST /recommend` returns).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
+    let mut weights = BTreeMap::new();
+    for w in &a.weights {
+        let (task, value) = w
+            .split_once('=')
+            .with_context(|| format!("--weight {w}: expected TASK=W"))?;
+        let value: f64 = value
+            .parse()
+            .with_context(|| format!("--weight {w}: `{value}` is not a number"))?;
+        weights.insert(task.to_string(), value);
+    }
+    let rec = Recommender::load(
+        &a.model,
+        &LoadOptions {
+            spec: a.spec,
+            data_dir: a.data_dir,
+            text_model: a.text_model,
+        },
+    )?;
+    let req = Request {
+        user: a.user,
+        profile: a.profile,
+        liked: a.liked,
+        scenario: a.scenario,
+        query: a.query,
+        k: Some(a.k),
+        weights,
+        text_weight: a.text_weight,
+        ..Default::default()
+    };
+    let resp = rec.recommend(&req)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&resp)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "top {} for {} in scenario {}{}:",
+        resp.items.len(),
+        resp.user
+            .as_deref()
+            .map_or("a new user".to_string(), |u| format!("user {u}")),
+        resp.scenario,
+        req.query
+            .as_deref()
+            .map_or(String::new(), |q| format!(", request {q:?}"))
+    );
+    for (n, it) in resp.items.iter().enumerate() {
+        let scores: Vec<String> = it
+            .scores
+            .iter()
+            .map(|(t, v)| format!("{t} {v:.3}"))
+            .collect();
+        println!(
+            "{:>3}. {} [{}]  score {:.3} ({})",
+            n + 1,
+            it.name,
+            it.item,
+            it.score,
+            scores.join(", ")
+        );
+        for r in &it.reasons {
+            println!("       {}: {}", r.kind, r.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,72 @@
+//! `polyrec serve`: the HTTP JSON service over a model directory of `polyrec train`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use polyrec::serve::{Service, serve, shutdown_signal};
+use polyrec::{LoadOptions, Recommender};
+
+const EXAMPLE: &str = "Example:
+  polyrec serve --model runs/ml100k --addr 127.0.0.1:8080 &
+  curl -s localhost:8080/recommend -d '{\"user\": \"196\", \"query\": \"a light comedy\", \"k\": 5}'
+  curl -s localhost:8080/items -d '{\"id\": \"new-1\", \"name\": \"Night Train\", \"text\": \"A tense thriller on a night train\"}'
+  curl -s localhost:8080/metrics";
+
+/// Arguments of `polyrec serve`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLE)]
+pub struct ServeArgs {
+    /// A model directory written by `polyrec train`.
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Model replicas serving requests in parallel (each one intra-op thread).
+    #[arg(long, default_value_t = 2)]
+    replicas: usize,
+    /// The dataset spec (default: the one the model was trained on).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// The data folder (default: the spec's).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The sentence-transformers folder (default: the set-up's model).
+    #[arg(long)]
+    text_model: Option<PathBuf>,
+}
+
+pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        (1..=64).contains(&a.replicas),
+        "--replicas {}: must be in 1..=64",
+        a.replicas
+    );
+    // Parallelism comes from the replicas; each runs libtorch on one thread.
+    polyrec::encode::tch::set_num_threads(1);
+    let options = LoadOptions {
+        spec: a.spec,
+        data_dir: a.data_dir,
+        text_model: a.text_model,
+    };
+    let replicas = (0..a.replicas)
+        .map(|_| Recommender::load(&a.model, &options))
+        .collect::<Result<Vec<_>, _>>()?;
+    let service = Arc::new(Service::new(replicas)?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&a.addr).await?;
+        eprintln!(
+            "polyrec serve: {} replicas of {} listening on http://{}",
+            a.replicas,
+            a.model.display(),
+            listener.local_addr()?
+        );
+        serve(service, listener, shutdown_signal()).await
+    })?;
+    eprintln!("polyrec serve: shut down after draining in-flight requests");
+    Ok(ExitCode::SUCCESS)
+}

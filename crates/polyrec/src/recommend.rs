@@ -1,0 +1,973 @@
+//! Serving a trained model: from a request (a user or a profile text, a scenario, an
+//! optional free-text query) to top-K items with per-task scores and reasons.
+//!
+//! One request runs the mission's flow:
+//! 1. **language-model understanding**: the query (or a new user's profile text) is encoded
+//!    by the sentence encoder, in the same space as the item texts;
+//! 2. **candidates**: every catalog item when the catalog has at most
+//!    [`Recommender::candidate_limit`] items, else the nearest items to the query (or the
+//!    user's profile) by exact cosine, merged with knowledge-graph relatives of the user's
+//!    liked items;
+//! 3. **ranking**: the multi-task model scores every candidate in the request's scenario;
+//!    items the user already consumed are left out;
+//! 4. **blending**: each task's prediction is put on `[0, 1]` (binary: the probability;
+//!    regression: `(y - low) / (high - low)` over the spec's range, else over the
+//!    candidates), and the personal score is the weighted mean over tasks (default: every
+//!    item-level task, weight 1). The final score is
+//!    `(1 - w) * personal + w * max(cosine, 0)`, where `cosine` is the item text's
+//!    similarity to the query, or without a query to the user's profile (the mean of the
+//!    liked items' texts, or a new user's profile text), and `w` is the request's
+//!    `text_weight` (default 0.5 with a query, 0.2 without);
+//! 5. **reasons**: a knowledge-graph path from a liked item (`polyrec-graph`), and the text
+//!    evidence (query words the item's text contains, or the liked item it is closest to).
+//!
+//! Cold start: a new user sends a profile text and/or a few liked item ids instead of a
+//! user id (the model reads the profile's embedding as the user text, the user id and
+//! attributes as unknown); a new item ([`Recommender::add_item`]) is scored from its text
+//! alone: it takes the model's predictions for its five nearest catalog items by text,
+//! weighted by a softmax over their similarities (temperature 0.05), moved towards the
+//! user's own labels on the nearest items of their history in proportion to the top
+//! similarity, and its own text relevance.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use polyrec_data::{Dataset, DatasetSpec, TaskKind};
+use polyrec_encode::{
+    EmbeddingCache, Embeddings, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir,
+};
+use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
+use polyrec_rank::heads::HeadKind;
+use polyrec_rank::{EntityFeatures, Ranker, RunConfig, model_dir};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tch::{Kind, Tensor};
+
+/// Errors of loading and serving. [`Error::Request`] is the caller's fault (a 4xx).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A bad request: the field and why.
+    #[error("request field `{field}`: {message}")]
+    Request {
+        /// The request field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The model directory, data or language model could not be loaded.
+    #[error("{0}")]
+    Load(String),
+    /// The ranking layer failed.
+    #[error(transparent)]
+    Rank(#[from] polyrec_rank::Error),
+    /// The data layer failed.
+    #[error(transparent)]
+    Data(#[from] polyrec_data::Error),
+    /// The language model failed.
+    #[error(transparent)]
+    Encode(#[from] polyrec_encode::Error),
+    /// The graph layer failed.
+    #[error(transparent)]
+    Graph(#[from] polyrec_graph::Error),
+}
+
+fn bad(field: &'static str, message: impl Into<String>) -> Error {
+    Error::Request {
+        field,
+        message: message.into(),
+    }
+}
+
+/// The largest K a request may ask for.
+pub const MAX_K: usize = 1000;
+/// Catalog items whose predictions a new item borrows (its nearest by text).
+const NEIGHBOURS: usize = 5;
+/// Temperature of the softmax over those neighbours' text similarities.
+const NEIGHBOUR_TEMPERATURE: f64 = 0.05;
+
+/// The longest query or profile text, in bytes.
+pub const MAX_TEXT: usize = 4096;
+
+/// A recommendation request (the JSON body of `POST /recommend`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Request {
+    /// A known user's raw id.
+    pub user: Option<String>,
+    /// A new user's profile text (instead of `user`).
+    pub profile: Option<String>,
+    /// A new user's liked items (raw ids), instead of or beside `profile`.
+    pub liked: Vec<String>,
+    /// The scenario name (default: the scenario of the user's latest interaction, else
+    /// the first one).
+    pub scenario: Option<String>,
+    /// A free-text request ("a light comedy for a rainy evening").
+    pub query: Option<String>,
+    /// How many items (default 10, at most [`MAX_K`]).
+    pub k: Option<usize>,
+    /// Blend weight per task name (default: every item-level task, weight 1).
+    pub weights: BTreeMap<String, f64>,
+    /// Weight of text relevance against the personal score, in `[0, 1]`.
+    pub text_weight: Option<f64>,
+    /// Keep items the user already consumed.
+    pub include_consumed: bool,
+    /// Only items whose categorical attribute has one of these values
+    /// (`{"class": ["Horror"]}`; a multi-valued attribute matches on any token).
+    pub filters: BTreeMap<String, Vec<String>>,
+}
+
+/// Why an item is recommended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// `graph` or `text`.
+    pub kind: String,
+    /// One sentence.
+    pub text: String,
+    /// For `graph`: the path as (from item, relation, entity, relation, item) labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<Vec<String>>,
+}
+
+/// One recommended item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recommendation {
+    /// Raw item id.
+    pub item: String,
+    /// Display name.
+    pub name: String,
+    /// The blended score.
+    pub score: f64,
+    /// Each task's prediction, in label units.
+    pub scores: BTreeMap<String, f64>,
+    /// Text relevance (cosine to the query or the user's profile), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relevance: Option<f64>,
+    /// Reasons.
+    pub reasons: Vec<Reason>,
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The user (absent for a new user).
+    pub user: Option<String>,
+    /// The scenario the items were scored in.
+    pub scenario: String,
+    /// Items, best first.
+    pub items: Vec<Recommendation>,
+}
+
+/// An item added at run time (cold start).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    /// Raw id (must be new).
+    pub id: String,
+    /// Display name (default: the id).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Its text.
+    pub text: String,
+}
+
+/// Where [`Recommender::load`] finds what a model directory does not hold.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// The dataset spec (default: the one recorded in the model directory).
+    pub spec: Option<PathBuf>,
+    /// The data folder (default: the spec's).
+    pub data_dir: Option<PathBuf>,
+    /// The sentence-transformers folder (default: the set-up's model).
+    pub text_model: Option<PathBuf>,
+}
+
+struct Added {
+    id: String,
+    name: String,
+    vec: Vec<f32>,
+}
+
+/// A trained model with its data, language model and graph, ready to answer requests.
+/// `recommend` takes `&self`: one instance serves concurrent requests.
+pub struct Recommender {
+    ranker: Ranker,
+    config: RunConfig,
+    ds: Dataset,
+    entities: EntityFeatures,
+    encoder: SentenceEncoder,
+    /// Normalised item text embeddings, `[items, dim]` row-major.
+    item_vecs: Vec<f32>,
+    dim: usize,
+    added: Vec<Added>,
+    kg: Option<KnowledgeGraph>,
+    /// Per user: consumed items.
+    consumed: Vec<HashSet<u32>>,
+    /// Per user: (item, interaction row) of every interaction.
+    rows: Vec<Vec<(u32, u32)>>,
+    /// Per user: liked items with a strength (the rating when there is a rating task).
+    liked: Vec<Vec<(u32, f32)>>,
+    /// Per user: the scenario of the latest interaction.
+    last_scenario: Vec<u16>,
+    /// Above this many items, candidates are retrieved instead of all scored.
+    pub candidate_limit: usize,
+}
+
+impl std::fmt::Debug for Recommender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recommender")
+            .field("dataset", &self.ds.name)
+            .field("model", &self.config.model.name())
+            .field("items", &self.ds.items.ids.len())
+            .finish()
+    }
+}
+
+fn normalise(v: &mut [f32]) {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+const STOPWORDS: &[&str] = &[
+    "the",
+    "and",
+    "for",
+    "with",
+    "that",
+    "this",
+    "from",
+    "about",
+    "some",
+    "something",
+    "want",
+    "like",
+    "movie",
+    "film",
+    "films",
+    "movies",
+    "please",
+    "give",
+    "show",
+    "find",
+    "good",
+];
+
+impl Recommender {
+    /// Loads a model directory written by `polyrec train`, its dataset (the spec it records,
+    /// or `options.spec`), the language model and the knowledge graph.
+    pub fn load(dir: &Path, options: &LoadOptions) -> Result<Self, Error> {
+        let device = polyrec_rank::DeviceRequest::Auto.resolve()?;
+        let (ranker, config) = model_dir::load(dir, device)?;
+        let spec_path = match (&options.spec, &config.spec) {
+            (Some(s), _) => s.clone(),
+            (None, Some(s)) => PathBuf::from(s),
+            (None, None) => {
+                return Err(Error::Load(format!(
+                    "{}: the model directory names no dataset spec; pass one",
+                    dir.display()
+                )));
+            }
+        };
+        let spec = DatasetSpec::from_toml_file(&spec_path)?;
+        let data_dir = spec.resolve_data_dir(&spec_path, options.data_dir.as_deref())?;
+        let ds = Dataset::load_spec(&spec, &data_dir)?;
+        let model_dir = match &options.text_model {
+            Some(m) => m.clone(),
+            None => default_model_dir().ok_or_else(|| {
+                Error::Load(
+                    "the language model is not installed: run scripts/setup.sh (or pass a model folder)"
+                        .into(),
+                )
+            })?,
+        };
+        let encoder = SentenceEncoder::load(
+            &model_dir,
+            EncoderOptions {
+                device: tch::Device::Cpu,
+                ..Default::default()
+            },
+        )?;
+        Self::new(ranker, config, ds, encoder)
+    }
+
+    /// Builds a recommender from its parts (the model must have been trained on `ds`'s
+    /// kind of data: its ids and attributes are matched by name).
+    pub fn new(
+        ranker: Ranker,
+        config: RunConfig,
+        ds: Dataset,
+        encoder: SentenceEncoder,
+    ) -> Result<Self, Error> {
+        let entities = EntityFeatures::new(ranker.space(), &ds)?;
+        let texts: Vec<&str> = ds
+            .items
+            .texts
+            .iter()
+            .zip(&ds.items.names)
+            .zip(ds.items.ids.names())
+            .map(|((t, n), id)| t.as_deref().or(n.as_deref()).unwrap_or(id.as_str()))
+            .collect();
+        let mut cache = EmbeddingCache::open(&crate::home_dir().join("embeddings"), &encoder);
+        let (emb, _): (Embeddings, _) = cache.encode(&encoder, &texts)?;
+        let dim = emb.dim;
+        let mut item_vecs = emb.data;
+        for row in item_vecs.chunks_mut(dim.max(1)) {
+            normalise(row);
+        }
+        let kg = match &ds.kg {
+            Some(_) => Some(KnowledgeGraph::from_dataset(&ds)?),
+            None => None,
+        };
+        let n_users = ds.users.ids.len();
+        let like = ds.tasks.iter().position(|t| t.kind == TaskKind::Binary);
+        let rating = ds
+            .tasks
+            .iter()
+            .position(|t| t.kind == TaskKind::Regression);
+        let mut consumed = vec![HashSet::new(); n_users];
+        let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_users];
+        let mut liked: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_users];
+        let mut last: Vec<(i64, u16)> = vec![(i64::MIN, 0); n_users];
+        let it = &ds.interactions;
+        for r in 0..it.len() {
+            let (u, i) = (it.user[r] as usize, it.item[r]);
+            consumed[u].insert(i);
+            rows[u].push((i, r as u32));
+            let positive = like.is_none_or(|t| it.labels[t][r] > 0.5);
+            if positive {
+                let strength = rating.map_or(1.0, |t| it.labels[t][r]);
+                liked[u].push((i, strength));
+            }
+            if it.timestamp[r] >= last[u].0 {
+                last[u] = (it.timestamp[r], it.scenario[r]);
+            }
+        }
+        Ok(Self {
+            ranker,
+            config,
+            entities,
+            encoder,
+            item_vecs,
+            dim,
+            added: Vec::new(),
+            kg,
+            consumed,
+            rows,
+            liked,
+            last_scenario: last.into_iter().map(|(_, s)| s).collect(),
+            candidate_limit: 5000,
+            ds,
+        })
+    }
+
+    /// The dataset.
+    pub fn dataset(&self) -> &Dataset {
+        &self.ds
+    }
+
+    /// Items that can be recommended: the dataset's and those added at run time.
+    pub fn catalog_len(&self) -> usize {
+        self.ds.items.ids.len() + self.added.len()
+    }
+
+    /// The ranking model.
+    pub fn ranker(&self) -> &Ranker {
+        &self.ranker
+    }
+
+    /// The sentence encoder.
+    pub fn encoder(&self) -> &SentenceEncoder {
+        &self.encoder
+    }
+
+    /// Adds an item known only by its text (cold start); returns its position among the
+    /// added items.
+    pub fn add_item(&mut self, item: NewItem) -> Result<usize, Error> {
+        if item.id.trim().is_empty() {
+            return Err(bad("id", "must not be empty"));
+        }
+        if item.text.trim().is_empty() || item.text.len() > MAX_TEXT {
+            return Err(bad("text", format!("must have 1 to {MAX_TEXT} bytes")));
+        }
+        if self.ds.items.ids.get(&item.id).is_some() || self.added.iter().any(|a| a.id == item.id) {
+            return Err(bad("id", format!("item `{}` already exists", item.id)));
+        }
+        let mut vec = self.encoder.encode(&[item.text.as_str()])?.data;
+        normalise(&mut vec);
+        self.added.push(Added {
+            name: item.name.unwrap_or_else(|| item.id.clone()),
+            id: item.id,
+            vec,
+        });
+        Ok(self.added.len() - 1)
+    }
+
+    fn item_vec(&self, c: usize) -> &[f32] {
+        let n = self.ds.items.ids.len();
+        if c < n {
+            &self.item_vecs[c * self.dim..(c + 1) * self.dim]
+        } else {
+            &self.added[c - n].vec
+        }
+    }
+
+    fn item_name(&self, c: usize) -> (String, String) {
+        let n = self.ds.items.ids.len();
+        if c < n {
+            let id = self.ds.items.ids.names()[c].clone();
+            let name = self.ds.items.names[c].clone().unwrap_or_else(|| id.clone());
+            (id, name)
+        } else {
+            let a = &self.added[c - n];
+            (a.id.clone(), a.name.clone())
+        }
+    }
+
+    fn encode_text(&self, field: &'static str, text: &str) -> Result<Vec<f32>, Error> {
+        if text.trim().is_empty() || text.len() > MAX_TEXT {
+            return Err(bad(field, format!("must have 1 to {MAX_TEXT} bytes")));
+        }
+        let mut v = self.encoder.encode(&[text])?.data;
+        normalise(&mut v);
+        Ok(v)
+    }
+
+    /// Answers a request.
+    pub fn recommend(&self, req: &Request) -> Result<Response, Error> {
+        let n_items = self.ds.items.ids.len();
+        let k = req.k.unwrap_or(10);
+        if !(1..=MAX_K).contains(&k) {
+            return Err(bad("k", format!("{k} is not in 1..={MAX_K}")));
+        }
+        // Who.
+        let user: Option<u32> = match (&req.user, &req.profile, req.liked.is_empty()) {
+            (Some(_), Some(_), _) => {
+                return Err(bad("profile", "send `user` or `profile`, not both"));
+            }
+            (Some(id), None, _) => Some(self.ds.users.ids.get(id).ok_or_else(|| {
+                bad(
+                    "user",
+                    format!("unknown user `{id}` (a new user sends `profile` instead)"),
+                )
+            })?),
+            (None, None, true) => {
+                return Err(bad(
+                    "user",
+                    "send `user`, or `profile`/`liked` for a new user",
+                ));
+            }
+            (None, _, _) => None,
+        };
+        let mut liked: Vec<(u32, f32)> = match user {
+            Some(u) => self.liked[u as usize].clone(),
+            None => Vec::new(),
+        };
+        for id in &req.liked {
+            let i = self
+                .ds
+                .items
+                .ids
+                .get(id)
+                .ok_or_else(|| bad("liked", format!("unknown item `{id}`")))?;
+            liked.push((i, 1.0));
+        }
+        // Where.
+        let scenario = match &req.scenario {
+            Some(s) => self
+                .ds
+                .scenarios
+                .iter()
+                .position(|x| x == s)
+                .ok_or_else(|| {
+                    bad(
+                        "scenario",
+                        format!(
+                            "unknown scenario `{s}` (scenarios: {})",
+                            self.ds.scenarios.join(", ")
+                        ),
+                    )
+                })? as u32,
+            None => user.map_or(0, |u| u32::from(self.last_scenario[u as usize])),
+        };
+        // Task weights.
+        let heads = self.ranker.heads();
+        let mut weights: Vec<f64> = vec![0.0; heads.len()];
+        if req.weights.is_empty() {
+            for (t, h) in heads.iter().enumerate() {
+                if !h.user_level && !matches!(h.kind, HeadKind::Multiclass { .. }) {
+                    weights[t] = 1.0;
+                }
+            }
+        } else {
+            for (name, &w) in &req.weights {
+                let t = heads
+                    .iter()
+                    .position(|h| &h.name == name && !h.user_level)
+                    .ok_or_else(|| {
+                        bad(
+                            "weights",
+                            format!(
+                                "`{name}` is not an item-level task of the model (tasks: {})",
+                                heads
+                                    .iter()
+                                    .filter(|h| !h.user_level)
+                                    .map(|h| h.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        )
+                    })?;
+                if matches!(heads[t].kind, HeadKind::Multiclass { .. }) {
+                    return Err(bad(
+                        "weights",
+                        format!("`{name}` is a multiclass task: it has no score to blend"),
+                    ));
+                }
+                if !(w.is_finite() && w >= 0.0) {
+                    return Err(bad(
+                        "weights",
+                        format!("`{name}`: {w} must be finite and >= 0"),
+                    ));
+                }
+                weights[t] = w;
+            }
+        }
+        let total_w: f64 = weights.iter().sum();
+        if total_w <= 0.0 {
+            return Err(bad("weights", "at least one weight must be positive"));
+        }
+        // Understanding: the query, and the user's profile vector.
+        let query_vec = match &req.query {
+            Some(q) => Some(self.encode_text("query", q)?),
+            None => None,
+        };
+        let mut profile_vec: Option<Vec<f32>> = match &req.profile {
+            Some(p) => Some(self.encode_text("profile", p)?),
+            None => None,
+        };
+        if profile_vec.is_none() && !liked.is_empty() {
+            let mut v = vec![0f32; self.dim];
+            for &(i, _) in &liked {
+                for (a, b) in v.iter_mut().zip(self.item_vec(i as usize)) {
+                    *a += b;
+                }
+            }
+            normalise(&mut v);
+            profile_vec = Some(v);
+        }
+        let relevance_vec = query_vec.as_ref().or(profile_vec.as_ref());
+        let text_weight = req
+            .text_weight
+            .unwrap_or(if query_vec.is_some() { 0.5 } else { 0.2 });
+        if !(0.0..=1.0).contains(&text_weight) {
+            return Err(bad(
+                "text_weight",
+                format!("{text_weight} is not in [0, 1]"),
+            ));
+        }
+        // Candidates.
+        let total = n_items + self.added.len();
+        let consumed = user.map(|u| &self.consumed[u as usize]);
+        let keep = |c: usize| -> bool {
+            if c < n_items
+                && !req.include_consumed
+                && consumed.is_some_and(|s| s.contains(&(c as u32)))
+            {
+                return false;
+            }
+            if req
+                .liked
+                .iter()
+                .any(|id| c < n_items && self.ds.items.ids.names()[c] == *id)
+            {
+                return false;
+            }
+            true
+        };
+        let mut candidates: Vec<usize> = if total <= self.candidate_limit {
+            (0..total).filter(|&c| keep(c)).collect()
+        } else {
+            let mut set: HashSet<usize> = HashSet::new();
+            if let Some(v) = relevance_vec {
+                let (vecs, added, dim) = (&self.item_vecs, &self.added, self.dim);
+                let mut sims: Vec<(usize, f32)> = (0..total)
+                    .into_par_iter()
+                    .map(|c| {
+                        let row = if c < n_items {
+                            &vecs[c * dim..(c + 1) * dim]
+                        } else {
+                            &added[c - n_items].vec[..]
+                        };
+                        (c, dot(v, row))
+                    })
+                    .collect();
+                let lim = self.candidate_limit.min(sims.len());
+                sims.select_nth_unstable_by(lim.saturating_sub(1), |a, b| b.1.total_cmp(&a.1));
+                set.extend(sims[..lim].iter().map(|s| s.0));
+            }
+            if let Some(kg) = &self.kg {
+                let cfg = RelatednessConfig::default();
+                let mut top = liked.clone();
+                top.sort_by(|a, b| b.1.total_cmp(&a.1));
+                for &(i, _) in top.iter().take(20) {
+                    set.extend(
+                        kg.related_items(i, 50, &cfg)
+                            .into_iter()
+                            .map(|(j, _)| j as usize),
+                    );
+                }
+            }
+            if set.is_empty() {
+                set.extend(0..self.candidate_limit.min(total));
+            }
+            let mut v: Vec<usize> = set.into_iter().filter(|&c| keep(c)).collect();
+            v.sort_unstable();
+            v
+        };
+        for (attr, values) in &req.filters {
+            let column = self
+                .ds
+                .items
+                .attributes
+                .iter()
+                .find(|a| &a.name == attr)
+                .ok_or_else(|| bad("filters", format!("items have no attribute `{attr}`")))?;
+            let polyrec_data::Column::Categorical { vocab, codes } = &column.column else {
+                return Err(bad(
+                    "filters",
+                    format!("`{attr}` is not a categorical attribute"),
+                ));
+            };
+            candidates.retain(|&c| {
+                c < n_items && codes[c] != 0 && {
+                    let v = vocab.name(codes[c]);
+                    values
+                        .iter()
+                        .any(|want| v == want || v.split_whitespace().any(|t| t == want))
+                }
+            });
+        }
+        // Ranking.
+        let predictions = self.score(user, scenario, &candidates, profile_vec.as_deref())?;
+        let mut scored: Vec<(usize, f64, Option<f64>, Vec<f64>)> =
+            Vec::with_capacity(candidates.len());
+        let norms: Vec<(f64, f64)> = heads
+            .iter()
+            .enumerate()
+            .map(|(t, h)| match &h.kind {
+                HeadKind::Regression {
+                    range: Some([lo, hi]),
+                    ..
+                } => (f64::from(*lo), f64::from(*hi)),
+                HeadKind::Regression { .. } => {
+                    let col = predictions.iter().map(|p| p[t]);
+                    let lo = col.clone().fold(f64::INFINITY, f64::min);
+                    let hi = col.fold(f64::NEG_INFINITY, f64::max);
+                    (lo, hi)
+                }
+                _ => (0.0, 1.0),
+            })
+            .collect();
+        for (&c, p) in candidates.iter().zip(&predictions) {
+            let personal: f64 = weights
+                .iter()
+                .zip(p)
+                .zip(&norms)
+                .filter(|((w, _), _)| **w > 0.0)
+                .map(|((w, v), (lo, hi))| w * ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0))
+                .sum::<f64>()
+                / total_w;
+            let rel = relevance_vec.map(|v| f64::from(dot(v, self.item_vec(c))));
+            let score = match rel {
+                Some(r) => (1.0 - text_weight) * personal + text_weight * r.max(0.0),
+                None => personal,
+            };
+            scored.push((c, score, rel, p.clone()));
+        }
+        let k = k.min(scored.len());
+        if k > 0 {
+            scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        scored.truncate(k);
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let items = scored
+            .into_iter()
+            .map(|(c, score, rel, p)| {
+                let (item, name) = self.item_name(c);
+                let scores = heads
+                    .iter()
+                    .zip(&p)
+                    .filter(|(h, _)| !h.user_level)
+                    .map(|(h, v)| (h.name.clone(), *v))
+                    .collect();
+                Recommendation {
+                    item,
+                    name,
+                    score,
+                    scores,
+                    relevance: rel,
+                    reasons: self.reasons(c, &liked, req.query.as_deref(), rel),
+                }
+            })
+            .collect();
+        Ok(Response {
+            user: req.user.clone(),
+            scenario: self
+                .ds
+                .scenarios
+                .get(scenario as usize)
+                .cloned()
+                .unwrap_or_default(),
+            items,
+        })
+    }
+
+    /// Each task's prediction (label units) for every candidate, in the scenario.
+    fn score(
+        &self,
+        user: Option<u32>,
+        scenario: u32,
+        candidates: &[usize],
+        profile: Option<&[f32]>,
+    ) -> Result<Vec<Vec<f64>>, Error> {
+        let n_items = self.ds.items.ids.len();
+        let space = self.ranker.space();
+        let device = self.ranker.device();
+        let user_text = |b: usize| -> Option<Tensor> {
+            match (user, profile) {
+                (None, Some(p)) if space.user_text_dim == p.len() as i64 => Some(
+                    Tensor::from_slice(p)
+                        .view([1, p.len() as i64])
+                        .expand([b as i64, -1], false)
+                        .contiguous(),
+                ),
+                _ => None,
+            }
+        };
+        let predict = |items: &[usize]| -> Vec<Vec<f64>> {
+            let mut out = Vec::with_capacity(items.len());
+            for chunk in items.chunks(8192) {
+                let triples: Vec<(Option<u32>, Option<u32>, u32)> = chunk
+                    .iter()
+                    .map(|&c| (user, Some(c as u32), scenario))
+                    .collect();
+                let mut x = self.entities.inputs(&triples);
+                x.user_text = user_text(chunk.len());
+                let preds = self.ranker.predict(&x.to(device));
+                let cols: Vec<Vec<f64>> = preds
+                    .iter()
+                    .map(|t| {
+                        let t = if t.dim() == 2 {
+                            t.argmax(1, false)
+                        } else {
+                            t.shallow_clone()
+                        };
+                        Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu))
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                for r in 0..chunk.len() {
+                    out.push(
+                        cols.iter()
+                            .map(|c| c.get(r).copied().unwrap_or(0.0))
+                            .collect(),
+                    );
+                }
+            }
+            out
+        };
+        let (known, new): (Vec<usize>, Vec<usize>) =
+            candidates.iter().copied().partition(|&c| c < n_items);
+        let mut by_item: std::collections::HashMap<usize, Vec<f64>> =
+            known.iter().copied().zip(predict(&known)).collect();
+        // A new item takes the model's predictions for its nearest catalog items by text,
+        // weighted by similarity: the model never saw an item without id and attributes.
+        let neighbours: Vec<Vec<(usize, f32)>> = new
+            .iter()
+            .map(|&c| {
+                let v = self.item_vec(c);
+                let mut sims: Vec<(usize, f32)> = (0..n_items)
+                    .map(|j| (j, dot(v, self.item_vec(j)).max(0.0)))
+                    .collect();
+                let k = NEIGHBOURS.min(sims.len());
+                if k > 0 {
+                    sims.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+                }
+                sims.truncate(k);
+                sims
+            })
+            .collect();
+        let mut missing: Vec<usize> = neighbours
+            .iter()
+            .flatten()
+            .map(|&(j, _)| j)
+            .filter(|j| !by_item.contains_key(j))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let extra = predict(&missing);
+        by_item.extend(missing.into_iter().zip(extra));
+        for (&c, near) in new.iter().zip(&neighbours) {
+            // Softmax over similarities: a near-copy dominates, loose matches count little.
+            let top = near.iter().map(|&(_, s)| f64::from(s)).fold(0.0, f64::max);
+            let w: Vec<f64> = near
+                .iter()
+                .map(|&(_, s)| ((f64::from(s) - top) / NEIGHBOUR_TEMPERATURE).exp())
+                .collect();
+            let total: f64 = w.iter().sum::<f64>().max(1e-12);
+            let mut avg = vec![0.0; self.ranker.heads().len()];
+            for (&(j, _), wj) in near.iter().zip(&w) {
+                for (a, v) in avg.iter_mut().zip(&by_item[&j]) {
+                    *a += wj * v / total;
+                }
+            }
+            if let Some(u) = user {
+                self.blend_history(u, c, &mut avg);
+            }
+            by_item.insert(c, avg);
+        }
+        Ok(candidates
+            .iter()
+            .map(|c| by_item.get(c).cloned().unwrap_or_default())
+            .collect())
+    }
+
+    /// Moves a new item's borrowed predictions towards the user's own labels on the items of
+    /// their history closest to it by text (softmax over the five nearest), in proportion
+    /// to how close the nearest one is: a sequel of a film the user rated 5 is predicted
+    /// near 5 for that user, an item unlike their history keeps the borrowed predictions.
+    fn blend_history(&self, user: u32, c: usize, pred: &mut [f64]) {
+        let rows = &self.rows[user as usize];
+        if rows.is_empty() {
+            return;
+        }
+        let v = self.item_vec(c);
+        let mut sims: Vec<(u32, f32)> = rows
+            .iter()
+            .map(|&(i, r)| (r, dot(v, self.item_vec(i as usize)).max(0.0)))
+            .collect();
+        let k = NEIGHBOURS.min(sims.len());
+        sims.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+        sims.truncate(k);
+        let top = sims.iter().map(|&(_, s)| f64::from(s)).fold(0.0, f64::max);
+        let w: Vec<f64> = sims
+            .iter()
+            .map(|&(_, s)| ((f64::from(s) - top) / NEIGHBOUR_TEMPERATURE).exp())
+            .collect();
+        let total: f64 = w.iter().sum::<f64>().max(1e-12);
+        for (t, head) in self.ranker.heads().iter().enumerate() {
+            if head.user_level || matches!(head.kind, HeadKind::Multiclass { .. }) {
+                continue;
+            }
+            let Some(ti) = self.ds.task_index(&head.name) else {
+                continue;
+            };
+            let own: f64 = sims
+                .iter()
+                .zip(&w)
+                .map(|(&(r, _), wj)| wj * f64::from(self.ds.interactions.labels[ti][r as usize]))
+                .sum::<f64>()
+                / total;
+            if own.is_finite() {
+                pred[t] = top * own + (1.0 - top) * pred[t];
+            }
+        }
+    }
+
+    fn reasons(
+        &self,
+        c: usize,
+        liked: &[(u32, f32)],
+        query: Option<&str>,
+        relevance: Option<f64>,
+    ) -> Vec<Reason> {
+        let n_items = self.ds.items.ids.len();
+        let mut out = Vec::new();
+        if let Some(kg) = &self.kg
+            && c < n_items
+        {
+            for p in kg.reasons(liked, c as u32, 1) {
+                let cand = self.item_name(c).1;
+                let path = if p.length == 1 {
+                    vec![p.from_name.clone(), p.via.relation.clone(), cand]
+                } else {
+                    vec![
+                        p.from_name.clone(),
+                        p.via.relation.clone(),
+                        p.via.label.clone(),
+                        cand,
+                    ]
+                };
+                out.push(Reason {
+                    kind: "graph".into(),
+                    text: p.to_string(),
+                    path: Some(path),
+                });
+            }
+        }
+        let text = if c < n_items {
+            self.ds.items.texts[c].clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        if let Some(q) = query {
+            let lower = text.to_lowercase();
+            let words: Vec<String> = q
+                .split(|ch: char| !ch.is_alphanumeric())
+                .map(str::to_lowercase)
+                .filter(|w| w.len() >= 3 && !STOPWORDS.contains(&w.as_str()))
+                .filter(|w| {
+                    lower
+                        .split(|ch: char| !ch.is_alphanumeric())
+                        .any(|t| t == w)
+                })
+                .collect();
+            let sim = relevance.unwrap_or(0.0);
+            out.push(Reason {
+                kind: "text".into(),
+                text: if words.is_empty() {
+                    format!("close in meaning to your request (text similarity {sim:.2})")
+                } else {
+                    format!(
+                        "its description matches \"{}\" from your request (text similarity {sim:.2})",
+                        words.join("\", \"")
+                    )
+                },
+                path: None,
+            });
+        } else if let Some((h, s)) = liked
+            .iter()
+            .map(|&(h, s)| (h, s, dot(self.item_vec(h as usize), self.item_vec(c))))
+            .filter(|&(h, _, _)| h as usize != c)
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|(h, s, sim)| ((h, sim), s))
+        {
+            let name = self.item_name(h.0 as usize).1;
+            let rated = if s.fract() == 0.0 {
+                format!("{s:.0}")
+            } else {
+                format!("{s:.1}")
+            };
+            out.push(Reason {
+                kind: "text".into(),
+                text: format!(
+                    "close to {name}, which you rated {rated} (text similarity {:.2})",
+                    h.1
+                ),
+                path: None,
+            });
+        } else if let Some(sim) = relevance {
+            out.push(Reason {
+                kind: "text".into(),
+                text: format!("close in meaning to your profile (text similarity {sim:.2})"),
+                path: None,
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,357 @@
+//! End to end on real MovieLens-100K (installed by scripts/setup.sh): train the default
+//! multi-task model briefly with text, graph and history inputs, save it, load it as a
+//! `Recommender`, and check what a user of `polyrec recommend` relies on.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use polyrec::data::{Column, Dataset, DatasetSpec};
+use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, default_model_dir};
+use polyrec::graph::KnowledgeGraph;
+use polyrec::rank::prepare::{TextInputs, make_split, prepare, texts};
+use polyrec::rank::train::{FitOptions, SilentObserver, fit};
+use polyrec::rank::{Ranker, RunConfig, model_dir};
+use polyrec::recommend::Error;
+use polyrec::{LoadOptions, NewItem, Recommender, Request};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn spec_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml")
+}
+
+/// Trains the default model (every input family) for two epochs and saves it in `dir`.
+fn train(dir: &Path) -> Res<()> {
+    let spec = DatasetSpec::from_toml_file(spec_path())?;
+    let ds = Dataset::load_spec(&spec, &spec.resolve_data_dir(&spec_path(), None)?)?;
+    let mut cfg = RunConfig {
+        spec: Some(spec_path().display().to_string()),
+        ..Default::default()
+    };
+    cfg.train.epochs = 2;
+    let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
+    let model_dir_path = default_model_dir().ok_or("run scripts/setup.sh: no language model")?;
+    let encoder = SentenceEncoder::load(
+        &model_dir_path,
+        EncoderOptions {
+            device: polyrec::encode::tch::Device::Cpu,
+            ..Default::default()
+        },
+    )?;
+    let mut cache = EmbeddingCache::open(&polyrec::home_dir().join("embeddings"), &encoder);
+    let (items, users) = texts(&ds);
+    let (item_emb, _) = cache.encode(&encoder, &items)?;
+    let (user_emb, _) = cache.encode(&encoder, &users)?;
+    let text = TextInputs {
+        items: Some(item_emb),
+        users: Some(user_emb),
+        item_tuning: None,
+    };
+    let (data, side) = prepare(&ds, Some(&spec), &cfg, split, text)?;
+    polyrec::encode::tch::manual_seed(cfg.train.seed as i64);
+    let mut model = Ranker::new(
+        data.space.clone(),
+        cfg.model.clone(),
+        side,
+        polyrec::encode::tch::Device::Cpu,
+        false,
+    )?;
+    fit(
+        &mut model,
+        &data,
+        &ds,
+        &cfg.train,
+        FitOptions::default(),
+        &mut SilentObserver,
+    )?;
+    model_dir::save(dir, &model, &cfg)?;
+    Ok(())
+}
+
+fn genre_of(ds: &Dataset, item: &str) -> String {
+    let i = ds.items.ids.get(item).expect("item exists") as usize;
+    ds.items
+        .attributes
+        .iter()
+        .find(|a| a.name == "class")
+        .and_then(|a| match &a.column {
+            Column::Categorical { vocab, codes } if codes[i] != 0 => {
+                Some(vocab.name(codes[i]).to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
+    let dir = tempfile::tempdir()?;
+    train(dir.path())?;
+    let mut rec = Recommender::load(dir.path(), &LoadOptions::default())?;
+    let ds = rec.dataset().clone();
+
+    // K distinct, existing items the user has not consumed, each with reasons.
+    let user = "196";
+    let u = ds.users.ids.get(user).ok_or("user 196")?;
+    let consumed: HashSet<String> = (0..ds.interactions.len())
+        .filter(|&r| ds.interactions.user[r] == u)
+        .map(|r| ds.items.ids.names()[ds.interactions.item[r] as usize].clone())
+        .collect();
+    let resp = rec.recommend(&Request {
+        user: Some(user.into()),
+        k: Some(10),
+        ..Default::default()
+    })?;
+    assert_eq!(resp.items.len(), 10);
+    let ids: HashSet<&str> = resp.items.iter().map(|i| i.item.as_str()).collect();
+    assert_eq!(ids.len(), 10, "duplicates in {ids:?}");
+    for it in &resp.items {
+        assert!(
+            ds.items.ids.get(&it.item).is_some(),
+            "{} does not exist",
+            it.item
+        );
+        assert!(
+            !consumed.contains(&it.item),
+            "{} was already consumed",
+            it.item
+        );
+        assert!(
+            it.scores.contains_key("like") && it.scores.contains_key("rating"),
+            "{:?}",
+            it.scores
+        );
+        assert!(
+            !it.scores.contains_key("gender"),
+            "a user-level task is no item score"
+        );
+        assert!(!it.reasons.is_empty(), "{} has no reason", it.item);
+    }
+    for w in resp.items.windows(2) {
+        assert!(w[0].score >= w[1].score, "not sorted by score");
+    }
+
+    // Every graph reason is made of real edges: the entity it names is a neighbour of both
+    // the liked item and the recommended one (or, for one hop, links them directly).
+    let kg = KnowledgeGraph::from_dataset(&ds)?;
+    let neighbour_labels = |item: &str| -> HashSet<String> {
+        let i = ds.items.ids.get(item).expect("item") as u32;
+        kg.item_neighbours(i)
+            .into_iter()
+            .map(|(_, e)| kg.entity_label(e).to_string())
+            .collect()
+    };
+    let name_to_id = |name: &str| -> Option<String> {
+        ds.items
+            .names
+            .iter()
+            .position(|n| n.as_deref() == Some(name))
+            .map(|i| ds.items.ids.names()[i].clone())
+    };
+    let mut graph_reasons = 0;
+    for it in &resp.items {
+        for r in it.reasons.iter().filter(|r| r.kind == "graph") {
+            let path = r.path.as_ref().ok_or("graph reason without a path")?;
+            let from = name_to_id(&path[0]).ok_or("reason names an unknown item")?;
+            if path.len() == 4 {
+                let entity = &path[2];
+                assert!(neighbour_labels(&it.item).contains(entity), "{path:?}");
+                assert!(neighbour_labels(&from).contains(entity), "{path:?}");
+            }
+            graph_reasons += 1;
+        }
+    }
+    assert!(graph_reasons > 0, "no graph reasons at all");
+
+    // A free-text request for horror brings horror films up.
+    let horror_rate = (0..ds.items.ids.len())
+        .filter(|&i| genre_of(&ds, &ds.items.ids.names()[i]).contains("Horror"))
+        .count() as f64
+        / ds.items.ids.len() as f64;
+    let resp = rec.recommend(&Request {
+        user: Some(user.into()),
+        query: Some("horror".into()),
+        k: Some(10),
+        ..Default::default()
+    })?;
+    let horror = resp
+        .items
+        .iter()
+        .filter(|i| genre_of(&ds, &i.item).contains("Horror"))
+        .count() as f64
+        / 10.0;
+    assert!(
+        horror >= 3.0 * horror_rate,
+        "horror share {horror} in the top 10, catalog rate {horror_rate}"
+    );
+    assert!(resp.items.iter().all(|i| i.relevance.is_some()));
+
+    // A new item known only by its text reaches a user whose history matches it: a sequel
+    // of the user's best-rated films, described as they are.
+    let rating = ds.task_index("rating").ok_or("task rating")?;
+    let mut liked: Vec<(f32, usize)> = (0..ds.interactions.len())
+        .filter(|&r| ds.interactions.user[r] == u)
+        .map(|r| {
+            (
+                ds.interactions.labels[rating][r],
+                ds.interactions.item[r] as usize,
+            )
+        })
+        .collect();
+    liked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best = liked[0].1;
+    let text = ds.items.texts[best].clone().unwrap_or_default();
+    rec.add_item(NewItem {
+        id: "new-1".into(),
+        name: Some("A new film".into()),
+        text: text.replace(" (", " II ("),
+    })?;
+    let resp = rec.recommend(&Request {
+        user: Some(user.into()),
+        k: Some(10),
+        ..Default::default()
+    })?;
+    assert!(
+        resp.items.iter().any(|i| i.item == "new-1"),
+        "the new item is not in {:?}",
+        resp.items.iter().map(|i| &i.name).collect::<Vec<_>>()
+    );
+
+    // A new user known only by a profile text.
+    let resp = rec.recommend(&Request {
+        profile: Some("I love scary horror films and slasher movies".into()),
+        k: Some(5),
+        ..Default::default()
+    })?;
+    assert_eq!(resp.items.len(), 5);
+    assert!(resp.user.is_none());
+
+    // Bad requests name the field, and the recommender keeps serving.
+    let field_of = |r: Request| match rec.recommend(&r) {
+        Err(Error::Request { field, .. }) => field,
+        other => panic!("expected a request error, got {other:?}"),
+    };
+    assert_eq!(
+        field_of(Request {
+            user: Some("no-such-user".into()),
+            ..Default::default()
+        }),
+        "user"
+    );
+    assert_eq!(
+        field_of(Request {
+            user: Some(user.into()),
+            k: Some(0),
+            ..Default::default()
+        }),
+        "k"
+    );
+    assert_eq!(
+        field_of(Request {
+            user: Some(user.into()),
+            scenario: Some("mars".into()),
+            ..Default::default()
+        }),
+        "scenario"
+    );
+    let mut weights = std::collections::BTreeMap::new();
+    weights.insert("gender".to_string(), 1.0);
+    assert_eq!(
+        field_of(Request {
+            user: Some(user.into()),
+            weights,
+            ..Default::default()
+        }),
+        "weights"
+    );
+    assert_eq!(field_of(Request::default()), "user");
+    let ok = rec.recommend(&Request {
+        user: Some(user.into()),
+        k: Some(3),
+        ..Default::default()
+    })?;
+    assert_eq!(ok.items.len(), 3);
+    serve_over_http(rec)
+}
+
+/// The HTTP service on loopback: answers, 4xx errors naming the field, keeps serving,
+/// counts, and drains on shutdown.
+fn serve_over_http(rec: Recommender) -> Res<()> {
+    use polyrec::serve::{Client, Service, serve};
+    let service = std::sync::Arc::new(Service::new(vec![rec])?);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?.to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(serve(service, listener, async {
+        let _ = stopped.await;
+    }));
+    let mut c = Client::connect(&addr)?;
+    let json = |b: &[u8]| -> Res<serde_json::Value> { Ok(serde_json::from_slice(b)?) };
+
+    let (status, body) = c.send(
+        "POST",
+        "/recommend",
+        br#"{"user": "196", "k": 5, "query": "a light comedy"}"#,
+    )?;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let v = json(&body)?;
+    assert_eq!(v["items"].as_array().map(Vec::len), Some(5));
+    assert!(v["items"][0]["scores"]["like"].is_number());
+
+    for (body, want_status, want_field) in [
+        (&br#"{"user": 196}"#[..], 400, "user"),
+        (&br#"{"usr": "196"}"#[..], 400, ""),
+        (&br#"{"user": "196", "k": 100000}"#[..], 422, "k"),
+        (&br#"{"user": "nobody"}"#[..], 422, "user"),
+        (
+            &br#"{"user": "196", "scenario": "mars"}"#[..],
+            422,
+            "scenario",
+        ),
+        (&b"not json"[..], 400, ""),
+    ] {
+        let (status, resp) = c.send("POST", "/recommend", body)?;
+        assert_eq!(status, want_status, "{}", String::from_utf8_lossy(body));
+        let v = json(&resp)?;
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+        if !want_field.is_empty() {
+            assert_eq!(v["field"], want_field, "{v}");
+        }
+    }
+    let big = vec![b' '; polyrec::serve::MAX_BODY + 10];
+    let (status, _) = c.send("POST", "/recommend", &big)?;
+    assert_eq!(status, 413);
+
+    // Still serving; a new item over HTTP; a duplicate is refused.
+    let mut c = Client::connect(&addr)?;
+    let item = br#"{"id": "http-1", "name": "Night Train", "text": "Night Train (1998). Genres: Thriller"}"#;
+    let (status, body) = c.send("POST", "/items", item)?;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let (status, body) = c.send("POST", "/items", item)?;
+    assert_eq!(status, 422);
+    assert_eq!(json(&body)?["field"], "id");
+    let (status, body) = c.send("GET", "/health", b"")?;
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)?["status"], "ok");
+    let (status, body) = c.send("GET", "/metrics", b"")?;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(body)?;
+    assert!(
+        text.contains(r#"polyrec_requests_total{route="recommend",status="200"} 1"#),
+        "{text}"
+    );
+    // Six bad bodies and the oversized one.
+    assert!(
+        text.contains(r#"polyrec_errors_total{route="recommend"} 7"#),
+        "{text}"
+    );
+    assert!(text.contains("polyrec_request_seconds_bucket"), "{text}");
+
+    let _ = stop.send(());
+    rt.block_on(server)??;
+    Ok(())
+}
