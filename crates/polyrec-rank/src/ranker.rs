@@ -134,6 +134,10 @@ impl Ranker {
     /// Forward pass. Tasks of user-level labels get their outputs from a second pass
     /// without the fields that read their own label attribute.
     pub fn forward_t(&self, x: &Inputs, train: bool) -> Output {
+        self.forward_passes(x, train, true)
+    }
+
+    fn forward_passes(&self, x: &Inputs, train: bool, user_level: bool) -> Output {
         let (mut fields, penalty) = self.input.forward(x, train);
         let p = self.space.config.field_dropout;
         if train && p > 0.0 {
@@ -163,7 +167,12 @@ impl Ranker {
             out
         };
         let mut tasks = run(&fields);
-        for (mask, ts) in &self.masked_passes {
+        let passes = if user_level {
+            &self.masked_passes[..]
+        } else {
+            &[]
+        };
+        for (mask, ts) in passes {
             let masked = run(&(&fields * mask));
             for &t in ts {
                 tasks[t] = masked[t].shallow_clone();
@@ -204,6 +213,20 @@ impl Ranker {
     pub fn predict(&self, x: &Inputs) -> Vec<Tensor> {
         tch::no_grad(|| {
             let out = self.forward_t(x, false);
+            out.tasks
+                .iter()
+                .zip(&self.space.tasks)
+                .map(|(o, h)| h.predict(o))
+                .collect()
+        })
+    }
+
+    /// Predictions of the item-level tasks only (no gradients), for ranking items: the
+    /// second pass that user-level tasks need is skipped, so their columns here are not
+    /// predictions and must not be used.
+    pub fn predict_items(&self, x: &Inputs) -> Vec<Tensor> {
+        tch::no_grad(|| {
+            let out = self.forward_passes(x, false, false);
             out.tasks
                 .iter()
                 .zip(&self.space.tasks)

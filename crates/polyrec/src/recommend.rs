@@ -325,10 +325,7 @@ impl Recommender {
         };
         let n_users = ds.users.ids.len();
         let like = ds.tasks.iter().position(|t| t.kind == TaskKind::Binary);
-        let rating = ds
-            .tasks
-            .iter()
-            .position(|t| t.kind == TaskKind::Regression);
+        let rating = ds.tasks.iter().position(|t| t.kind == TaskKind::Regression);
         let mut consumed = vec![HashSet::new(); n_users];
         let mut rows: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n_users];
         let mut liked: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n_users];
@@ -758,7 +755,7 @@ impl Recommender {
                     .collect();
                 let mut x = self.entities.inputs(&triples);
                 x.user_text = user_text(chunk.len());
-                let preds = self.ranker.predict(&x.to(device));
+                let preds = self.ranker.predict_items(&x.to(device));
                 let cols: Vec<Vec<f64>> = preds
                     .iter()
                     .map(|t| {
