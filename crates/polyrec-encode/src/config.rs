@@ -95,15 +95,26 @@ pub enum Pooling {
     Cls,
     /// Element-wise max over unmasked tokens.
     Max,
+    /// Sum over the mask divided by the square root of the token count.
+    MeanSqrtLen,
+    /// Mean weighted by position (token `i` of the sequence has weight `i + 1`).
+    WeightedMean,
+    /// The last unmasked token.
+    LastToken,
 }
 
 impl Pooling {
     /// The mode's name: `mean`, `cls` or `max`.
+    /// The mode's name as sentence-transformers writes it in `"pooling_mode"`: `mean`,
+    /// `cls`, `max`, `mean_sqrt_len_tokens`, `weightedmean` or `lasttoken`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Mean => "mean",
             Self::Cls => "cls",
             Self::Max => "max",
+            Self::MeanSqrtLen => "mean_sqrt_len_tokens",
+            Self::WeightedMean => "weightedmean",
+            Self::LastToken => "lasttoken",
         }
     }
 
@@ -113,19 +124,70 @@ impl Pooling {
             "mean" => Some(Self::Mean),
             "cls" => Some(Self::Cls),
             "max" => Some(Self::Max),
+            "mean_sqrt_len_tokens" => Some(Self::MeanSqrtLen),
+            "weightedmean" => Some(Self::WeightedMean),
+            "lasttoken" => Some(Self::LastToken),
             _ => None,
         }
     }
 }
 
+/// `1_Pooling/config.json`, in either form sentence-transformers has written: one boolean
+/// per mode (older versions), or a single `"pooling_mode"` name (newer ones).
 #[derive(Debug, Deserialize)]
 struct PoolingFile {
+    #[serde(default)]
+    pooling_mode: Option<String>,
     #[serde(default)]
     pooling_mode_cls_token: bool,
     #[serde(default)]
     pooling_mode_mean_tokens: bool,
     #[serde(default)]
     pooling_mode_max_tokens: bool,
+    #[serde(default)]
+    pooling_mode_mean_sqrt_len_tokens: bool,
+    #[serde(default)]
+    pooling_mode_weightedmean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_lasttoken: bool,
+}
+
+impl PoolingFile {
+    fn mode(&self, path: &Path) -> Result<Pooling> {
+        if let Some(name) = &self.pooling_mode {
+            return Pooling::parse(name).ok_or_else(|| {
+                Error::model(
+                    path,
+                    format!(
+                        "pooling_mode `{name}` is not one of mean, cls, max, mean_sqrt_len_tokens, weightedmean, lasttoken"
+                    ),
+                )
+            });
+        }
+        let set: Vec<Pooling> = [
+            (self.pooling_mode_mean_tokens, Pooling::Mean),
+            (self.pooling_mode_cls_token, Pooling::Cls),
+            (self.pooling_mode_max_tokens, Pooling::Max),
+            (self.pooling_mode_mean_sqrt_len_tokens, Pooling::MeanSqrtLen),
+            (self.pooling_mode_weightedmean_tokens, Pooling::WeightedMean),
+            (self.pooling_mode_lasttoken, Pooling::LastToken),
+        ]
+        .into_iter()
+        .filter_map(|(on, p)| on.then_some(p))
+        .collect();
+        match set.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Error::model(path, "no pooling mode is set")),
+            _ => Err(Error::model(
+                path,
+                format!(
+                    "{} pooling modes are set ({}); concatenated poolings are not supported",
+                    set.len(),
+                    set.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,21 +267,7 @@ impl ModelFiles {
             Some(m) => {
                 let p = dir.join(&m.path).join("config.json");
                 let f: PoolingFile = read_json(&p)?;
-                match (
-                    f.pooling_mode_mean_tokens,
-                    f.pooling_mode_cls_token,
-                    f.pooling_mode_max_tokens,
-                ) {
-                    (true, false, false) => Pooling::Mean,
-                    (false, true, false) => Pooling::Cls,
-                    (false, false, true) => Pooling::Max,
-                    _ => {
-                        return Err(Error::model(
-                            p,
-                            "exactly one of mean, cls or max pooling must be set",
-                        ));
-                    }
-                }
+                f.mode(&p)?
             }
             None => Pooling::Mean,
         };

@@ -481,13 +481,30 @@ fn pooled(
 /// Pools token states `[batch, seq, hidden]` under a 0/1 mask `[batch, seq]` into one
 /// vector per text, L2-normalised when `normalize` (as the model folder says).
 pub fn pool(tokens: &Tensor, mask: &Tensor, pooling: Pooling, normalize: bool) -> Tensor {
-    let m = mask.to_kind(tokens.kind()).unsqueeze(-1);
+    let kind = tokens.kind();
+    let m = mask.to_kind(kind).unsqueeze(-1);
+    let count = || m.sum_dim_intlist(1, false, kind).clamp_min(1e-9);
     let pooled = match pooling {
-        Pooling::Mean => {
-            (tokens * &m).sum_dim_intlist(1, false, tokens.kind())
-                / m.sum_dim_intlist(1, false, tokens.kind()).clamp_min(1e-9)
+        Pooling::Mean => (tokens * &m).sum_dim_intlist(1, false, kind) / count(),
+        Pooling::MeanSqrtLen => (tokens * &m).sum_dim_intlist(1, false, kind) / count().sqrt(),
+        Pooling::WeightedMean => {
+            let seq = tokens.size()[1];
+            let pos = Tensor::arange_start(1, seq + 1, (kind, tokens.device())).view([1, seq, 1]);
+            let w = &m * pos;
+            (tokens * &w).sum_dim_intlist(1, false, kind)
+                / w.sum_dim_intlist(1, false, kind).clamp_min(1e-9)
         }
         Pooling::Cls => tokens.select(1, 0),
+        Pooling::LastToken => {
+            let last = (mask
+                .to_kind(Kind::Int64)
+                .sum_dim_intlist(1, false, Kind::Int64)
+                - 1)
+            .clamp_min(0)
+            .view([-1, 1, 1])
+            .expand([-1, 1, tokens.size()[2]], false);
+            tokens.gather(1, &last, false).squeeze_dim(1)
+        }
         Pooling::Max => (tokens + (m.ones_like() - &m) * -1e4).amax(1, false),
     };
     if normalize {

@@ -290,3 +290,101 @@ fn the_fused_inference_path_matches_the_training_path() -> Result<(), Box<dyn st
     );
     Ok(())
 }
+
+/// Every pooling mode of sentence-transformers, in both config forms, with and without a
+/// Normalize module: the folder loads with that mode, padded batches pool as single texts
+/// do, and each mode's arithmetic matches a hand computation.
+#[test]
+fn every_pooling_mode_loads_in_both_config_forms() -> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_encode::{Pooling, pool};
+    let dir = tempfile::tempdir()?;
+    tiny_model(dir.path())?;
+    let modes = [
+        ("mean", "pooling_mode_mean_tokens"),
+        ("cls", "pooling_mode_cls_token"),
+        ("max", "pooling_mode_max_tokens"),
+        ("mean_sqrt_len_tokens", "pooling_mode_mean_sqrt_len_tokens"),
+        ("weightedmean", "pooling_mode_weightedmean_tokens"),
+        ("lasttoken", "pooling_mode_lasttoken"),
+    ];
+    let texts = [
+        "a short one",
+        "a somewhat longer text with more tokens in it",
+    ];
+    for (name, flag) in modes {
+        for newer in [false, true] {
+            for normalize in [false, true] {
+                let config = if newer {
+                    format!(r#"{{"word_embedding_dimension": 32, "pooling_mode": "{name}"}}"#)
+                } else {
+                    format!(r#"{{"word_embedding_dimension": 32, "{flag}": true}}"#)
+                };
+                std::fs::write(dir.path().join("1_Pooling/config.json"), config)?;
+                let mut modules = r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}"#.to_string();
+                if normalize {
+                    modules.push_str(r#",{"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}"#);
+                }
+                modules.push(']');
+                std::fs::write(dir.path().join("modules.json"), modules)?;
+                let enc = SentenceEncoder::load(
+                    dir.path(),
+                    EncoderOptions {
+                        device: Device::Cpu,
+                        ..Default::default()
+                    },
+                )?;
+                let mode = Pooling::parse(name).ok_or("mode")?;
+                assert_eq!(enc.files().pooling, mode, "{name}, newer form {newer}");
+                assert_eq!(enc.files().normalize, normalize);
+                let got = enc.encode(&texts)?;
+                // The training path on each text alone (no padding) gives the vectors of the
+                // batched, padded inference path.
+                for (i, t) in texts.iter().enumerate() {
+                    let tok = enc.tokenize(&[t])?;
+                    let (ids, mask) = enc.pad(&[&tok[0]]);
+                    let states = tch::no_grad(|| enc.forward_t(&ids, &mask, false));
+                    let want: Vec<f32> = Vec::try_from(states.view([-1]))?;
+                    for (a, b) in got.row(i).iter().zip(&want) {
+                        assert!(
+                            (a - b).abs() < 1e-4,
+                            "{name} {newer} {normalize}: {a} vs {b}"
+                        );
+                    }
+                }
+                if normalize {
+                    let n: f32 = got.row(0).iter().map(|x| x * x).sum::<f32>().sqrt();
+                    assert!((n - 1.0).abs() < 1e-4, "{name}: norm {n}");
+                }
+            }
+        }
+    }
+    // The arithmetic of each mode on a small tensor: two texts, three positions, the second
+    // text padded after two tokens.
+    let t = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6., 10., 20., 30., 40., 99., 99.])
+        .view([2, 3, 2]);
+    let m = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0]).view([2, 3]);
+    let row = |p: Pooling| -> Vec<f32> {
+        Vec::try_from(pool(&t, &m, p, false).select(0, 1)).unwrap_or_default()
+    };
+    assert_eq!(row(Pooling::Mean), [20.0, 30.0]);
+    assert_eq!(row(Pooling::Cls), [10.0, 20.0]);
+    assert_eq!(row(Pooling::Max), [30.0, 40.0]);
+    assert_eq!(row(Pooling::LastToken), [30.0, 40.0]);
+    let s = row(Pooling::MeanSqrtLen);
+    assert!((s[0] - 40.0 / 2f32.sqrt()).abs() < 1e-4);
+    let w = row(Pooling::WeightedMean);
+    assert!((w[0] - (10.0 + 2.0 * 30.0) / 3.0).abs() < 1e-4);
+    // A folder that names no mode, or an unknown one, is refused with the file's name.
+    std::fs::write(
+        dir.path().join("1_Pooling/config.json"),
+        r#"{"pooling_mode": "median"}"#,
+    )?;
+    let err = SentenceEncoder::load(dir.path(), EncoderOptions::default())
+        .err()
+        .ok_or("median pooling loaded")?;
+    assert!(
+        err.to_string().contains("1_Pooling") && err.to_string().contains("median"),
+        "{err}"
+    );
+    Ok(())
+}

@@ -320,13 +320,27 @@ pub fn to_markdown(report: &Value) -> String {
             }
             if let Value::Object(t) = tasks {
                 for (task, m) in t {
-                    if let Value::Object(m) = m {
+                    let Value::Object(m) = m else { continue };
+                    // A nested block (`"cold_items": {SCENARIO: {TASK: {...}}}`) becomes rows
+                    // whose scenario reads `cold_items: SCENARIO`.
+                    let nested = !m.is_empty() && m.values().all(Value::is_object);
+                    let entries: Vec<(String, String, &Map<String, Value>)> = if nested {
+                        m.iter()
+                            .filter_map(|(t2, v)| {
+                                v.as_object()
+                                    .map(|v| (format!("{scen}: {task}"), t2.clone(), v))
+                            })
+                            .collect()
+                    } else {
+                        vec![(scen.clone(), task.clone(), m)]
+                    };
+                    for (sc, tk, m) in entries {
                         for k in m.keys() {
                             if !metrics.contains(k) {
                                 metrics.push(k.clone());
                             }
                         }
-                        rows.push((scen.clone(), task.clone(), m));
+                        rows.push((sc, tk, m));
                     }
                 }
             }

@@ -113,6 +113,12 @@ fn slices_and_reports() -> Result<(), Box<dyn std::error::Error>> {
     );
     let md = to_markdown(&report);
     assert!(md.contains("| overall | like |") && md.contains("| slice:heavy | rating |"));
+    // A nested block (the cold-start block of `polyrec train`) becomes rows of its own.
+    let mut with_cold = report.clone();
+    with_cold["cold_items"] = serde_json::json!({ "overall": report["overall"].clone() });
+    let md = to_markdown(&with_cold);
+    assert!(md.contains("| cold_items: overall | like |"), "{md}");
+    assert!(!md.contains('{'), "raw JSON in {md}");
     Ok(())
 }
 
