@@ -229,6 +229,18 @@ fn normalise(v: &mut [f32]) {
     }
 }
 
+/// Normalised softmax weights over similarities (temperature [`NEIGHBOUR_TEMPERATURE`]): a
+/// near-copy dominates, loose matches count little. Also returns the top similarity.
+fn softmax_weights<T>(sims: &[(T, f32)]) -> (f64, Vec<f64>) {
+    let top = sims.iter().map(|(_, s)| f64::from(*s)).fold(0.0, f64::max);
+    let w: Vec<f64> = sims
+        .iter()
+        .map(|(_, s)| ((f64::from(*s) - top) / NEIGHBOUR_TEMPERATURE).exp())
+        .collect();
+    let total = w.iter().sum::<f64>().max(1e-12);
+    (top, w.into_iter().map(|x| x / total).collect())
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -810,17 +822,11 @@ impl Recommender {
         let extra = predict(&missing);
         by_item.extend(missing.into_iter().zip(extra));
         for (&c, near) in new.iter().zip(&neighbours) {
-            // Softmax over similarities: a near-copy dominates, loose matches count little.
-            let top = near.iter().map(|&(_, s)| f64::from(s)).fold(0.0, f64::max);
-            let w: Vec<f64> = near
-                .iter()
-                .map(|&(_, s)| ((f64::from(s) - top) / NEIGHBOUR_TEMPERATURE).exp())
-                .collect();
-            let total: f64 = w.iter().sum::<f64>().max(1e-12);
+            let (_, w) = softmax_weights(near);
             let mut avg = vec![0.0; self.ranker.heads().len()];
             for (&(j, _), wj) in near.iter().zip(&w) {
                 for (a, v) in avg.iter_mut().zip(&by_item[&j]) {
-                    *a += wj * v / total;
+                    *a += wj * v;
                 }
             }
             if let Some(u) = user {
@@ -851,12 +857,7 @@ impl Recommender {
         let k = NEIGHBOURS.min(sims.len());
         sims.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
         sims.truncate(k);
-        let top = sims.iter().map(|&(_, s)| f64::from(s)).fold(0.0, f64::max);
-        let w: Vec<f64> = sims
-            .iter()
-            .map(|&(_, s)| ((f64::from(s) - top) / NEIGHBOUR_TEMPERATURE).exp())
-            .collect();
-        let total: f64 = w.iter().sum::<f64>().max(1e-12);
+        let (top, w) = softmax_weights(&sims);
         for (t, head) in self.ranker.heads().iter().enumerate() {
             if head.user_level || matches!(head.kind, HeadKind::Multiclass { .. }) {
                 continue;
@@ -868,8 +869,7 @@ impl Recommender {
                 .iter()
                 .zip(&w)
                 .map(|(&(r, _), wj)| wj * f64::from(self.ds.interactions.labels[ti][r as usize]))
-                .sum::<f64>()
-                / total;
+                .sum::<f64>();
             if own.is_finite() {
                 pred[t] = top * own + (1.0 - top) * pred[t];
             }

@@ -13,6 +13,31 @@ const EXAMPLE: &str = "Examples:
   polyrec recommend --model runs/ml100k --user 196 --query 'a light comedy for a rainy evening'
   polyrec recommend --model runs/ml100k --profile 'I love old horror films' --weight like=0.7 --weight rating=0.3 --json";
 
+/// Where a trained model's dataset and language model come from (`recommend`, `serve`).
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// The dataset spec (default: the one the model was trained on).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// The data folder (default: the spec's).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The sentence-transformers folder (default: the set-up's model).
+    #[arg(long)]
+    text_model: Option<PathBuf>,
+}
+
+impl LoadArgs {
+    /// As load options.
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions {
+            spec: self.spec.clone(),
+            data_dir: self.data_dir.clone(),
+            text_model: self.text_model.clone(),
+        }
+    }
+}
+
 /// Arguments of `polyrec recommend`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLE)]
@@ -44,15 +69,8 @@ pub struct RecommendArgs {
     /// Weight of text relevance against the personal score, in [0, 1].
     #[arg(long)]
     text_weight: Option<f64>,
-    /// The dataset spec (default: the one the model was trained on).
-    #[arg(long)]
-    spec: Option<PathBuf>,
-    /// The data folder (default: the spec's).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The sentence-transformers folder (default: the set-up's model).
-    #[arg(long)]
-    text_model: Option<PathBuf>,
+    #[command(flatten)]
+    sources: LoadArgs,
     /// Print the JSON response (the body `POST /recommend` returns).
     #[arg(long)]
     json: bool,
@@ -69,14 +87,7 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--weight {w}: `{value}` is not a number"))?;
         weights.insert(task.to_string(), value);
     }
-    let rec = Recommender::load(
-        &a.model,
-        &LoadOptions {
-            spec: a.spec,
-            data_dir: a.data_dir,
-            text_model: a.text_model,
-        },
-    )?;
+    let rec = Recommender::load(&a.model, &a.sources.options())?;
     let req = Request {
         user: a.user,
         profile: a.profile,

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use polyrec::Recommender;
 use polyrec::serve::{Service, serve, shutdown_signal};
-use polyrec::{LoadOptions, Recommender};
 
 const EXAMPLE: &str = "Example:
   polyrec serve --model runs/ml100k --addr 127.0.0.1:8080 &
@@ -26,15 +26,8 @@ pub struct ServeArgs {
     /// Model replicas serving requests in parallel (each one intra-op thread).
     #[arg(long, default_value_t = 2)]
     replicas: usize,
-    /// The dataset spec (default: the one the model was trained on).
-    #[arg(long)]
-    spec: Option<PathBuf>,
-    /// The data folder (default: the spec's).
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// The sentence-transformers folder (default: the set-up's model).
-    #[arg(long)]
-    text_model: Option<PathBuf>,
+    #[command(flatten)]
+    sources: super::recommend::LoadArgs,
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -45,11 +38,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     );
     // Parallelism comes from the replicas; each runs libtorch on one thread.
     polyrec::encode::tch::set_num_threads(1);
-    let options = LoadOptions {
-        spec: a.spec,
-        data_dir: a.data_dir,
-        text_model: a.text_model,
-    };
+    let options = a.sources.options();
     let replicas = (0..a.replicas)
         .map(|_| Recommender::load(&a.model, &options))
         .collect::<Result<Vec<_>, _>>()?;
