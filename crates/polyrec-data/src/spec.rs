@@ -398,7 +398,9 @@ impl DatasetSpec {
     }
 }
 
-/// Expands `${VAR}`; returns the name of the first unset variable as the error.
+/// Expands `${VAR}`; returns the name of the first unset variable as the error. An unset
+/// `${POLYREC_DATA_DIR}` stands for the set-up's MovieLens-100K folder
+/// ([`crate::default_ml100k_dir`]).
 fn expand_env(raw: &str) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = raw;
@@ -412,6 +414,10 @@ fn expand_env(raw: &str) -> std::result::Result<String, String> {
         let var = &after[..end];
         match std::env::var(var) {
             Ok(v) => out.push_str(&v),
+            // The set-up's folders need no exported variable.
+            Err(_) if var == "POLYREC_DATA_DIR" => {
+                out.push_str(&crate::default_ml100k_dir().to_string_lossy());
+            }
             Err(_) => return Err(var.to_string()),
         }
         rest = &after[end + 1..];

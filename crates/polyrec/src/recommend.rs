@@ -287,6 +287,12 @@ impl Recommender {
         };
         let spec = DatasetSpec::from_toml_file(&spec_path)?;
         let data_dir = spec.resolve_data_dir(&spec_path, options.data_dir.as_deref())?;
+        if !data_dir.is_dir() {
+            return Err(Error::Load(format!(
+                "data folder {} not found (the default MovieLens-100K data is installed by scripts/setup.sh)",
+                data_dir.display()
+            )));
+        }
         let ds = Dataset::load_spec(&spec, &data_dir)?;
         let model_dir = match &options.text_model {
             Some(m) => m.clone(),

@@ -196,6 +196,11 @@ fn set_threads(threads: Option<i32>) -> anyhow::Result<()> {
 fn load_data(spec_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(DatasetSpec, Dataset)> {
     let spec = DatasetSpec::from_toml_file(spec_path)?;
     let dir = spec.resolve_data_dir(spec_path, data_dir)?;
+    anyhow::ensure!(
+        dir.is_dir(),
+        "data folder {} not found (the default MovieLens-100K data is installed by scripts/setup.sh)",
+        dir.display()
+    );
     let ds = Dataset::load_spec(&spec, &dir)?;
     Ok((spec, ds))
 }
