@@ -12,6 +12,18 @@ use polyrec_rank::{ModelConfig, Ranker, RunConfig, SplitConfig};
 use serde_json::Value;
 use tch::Device;
 
+/// libtorch's CPU random generator is global to the process, and the test harness runs the
+/// tests of this file on parallel threads: each test holds this lock so that a seed set by
+/// one is not consumed by another (a training run is repeatable within a process that
+/// trains one model at a time).
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// ML-100K with three age scenarios and four tasks: like (rating >= 4), love (rating 5, a
 /// funnel after like for ESMM/AITM), rating, and the user's gender (user-level).
 const SPEC: &str = r#"
@@ -111,6 +123,7 @@ fn metric(report: &Value, task: &str, key: &str) -> f64 {
 #[test]
 fn every_model_beats_a_constant_predictor_on_every_task() -> Result<(), Box<dyn std::error::Error>>
 {
+    let _rng = rng_lock();
     tch::set_num_threads(2);
     let (spec, ds) = load()?;
     let labels = &ds.interactions.labels[ds.task_index("rating").ok_or("no rating")?];
@@ -177,6 +190,7 @@ fn every_model_beats_a_constant_predictor_on_every_task() -> Result<(), Box<dyn 
 #[test]
 fn a_cpu_run_repeats_and_a_resumed_run_ends_where_an_uninterrupted_one_ends()
 -> Result<(), Box<dyn std::error::Error>> {
+    let _rng = rng_lock();
     tch::set_num_threads(2);
     let (spec, ds) = load()?;
     let mut cfg = config("pepnet", 3)?;
