@@ -22,13 +22,11 @@ QUERY="${POLYREC_DEMO_QUERY:-a light comedy for a rainy evening}"
 
 "$BIN" demo "$@"
 echo
-echo "== 5. the default multi-task model: polyrec train --spec examples/data/ml-100k.toml --out $RUN"
-rm -rf "$RUN.tmp"
-"$BIN" train --spec examples/data/ml-100k.toml --out "$RUN.tmp"
+echo "== 6. the default multi-task model: polyrec train --spec examples/data/ml-100k.toml --out $RUN"
 rm -rf "$RUN"
-mv "$RUN.tmp" "$RUN"
+"$BIN" train --spec examples/data/ml-100k.toml --out "$RUN"
 echo
-echo "== 6. recommendations from the trained model: polyrec recommend --model $RUN --user $USER_ID"
+echo "== 7. recommendations from the trained model: polyrec recommend --model $RUN --user $USER_ID"
 "$BIN" recommend --model "$RUN" --user "$USER_ID" -k 10
 echo
 "$BIN" recommend --model "$RUN" --user "$USER_ID" -k 10 --query "$QUERY"
