@@ -84,6 +84,8 @@ pub const MAX_K: usize = 1000;
 const NEIGHBOURS: usize = 5;
 /// Temperature of the softmax over those neighbours' text similarities.
 const NEIGHBOUR_TEMPERATURE: f64 = 0.05;
+/// With a diversity weight, MMR chooses K out of the best `DIVERSITY_POOL * K`.
+const DIVERSITY_POOL: usize = 5;
 
 /// The longest query or profile text, in bytes.
 pub const MAX_TEXT: usize = 4096;
@@ -114,6 +116,10 @@ pub struct Request {
     /// Only items whose categorical attribute has one of these values
     /// (`{"class": ["Horror"]}`; a multi-valued attribute matches on any token).
     pub filters: BTreeMap<String, Vec<String>>,
+    /// Diversity weight in `[0, 1]` (default 0): the list is re-ranked by maximal
+    /// marginal relevance, `(1 - d) * score - d * max cosine to the items already
+    /// chosen`, over the items' text embeddings.
+    pub diversity: Option<f64>,
 }
 
 /// Why an item is recommended.
@@ -704,12 +710,25 @@ impl Recommender {
             };
             scored.push((c, score, rel, p.clone()));
         }
-        let k = k.min(scored.len());
-        if k > 0 {
-            scored.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let diversity = req.diversity.unwrap_or(0.0);
+        if !(0.0..=1.0).contains(&diversity) {
+            return Err(bad("diversity", format!("{diversity} is not in [0, 1]")));
         }
-        scored.truncate(k);
+        let k = k.min(scored.len());
+        // MMR looks past the top K: a pool of the best few K, then greedy selection.
+        let pool = if diversity > 0.0 {
+            (k * DIVERSITY_POOL).min(scored.len())
+        } else {
+            k
+        };
+        if pool > 0 {
+            scored.select_nth_unstable_by(pool - 1, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
+        scored.truncate(pool);
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        if diversity > 0.0 {
+            scored = self.mmr(scored, k, diversity);
+        }
         let items = scored
             .into_iter()
             .map(|(c, score, rel, p)| {
@@ -740,6 +759,35 @@ impl Recommender {
                 .unwrap_or_default(),
             items,
         })
+    }
+
+    /// Greedy maximal-marginal-relevance selection of `k` out of `pool` (best first).
+    fn mmr<T, U>(
+        &self,
+        pool: Vec<(usize, f64, T, U)>,
+        k: usize,
+        d: f64,
+    ) -> Vec<(usize, f64, T, U)> {
+        let mut rest: Vec<Option<(usize, f64, T, U)>> = pool.into_iter().map(Some).collect();
+        let mut max_sim = vec![0f64; rest.len()];
+        let mut out = Vec::with_capacity(k);
+        while out.len() < k {
+            let best = rest
+                .iter()
+                .enumerate()
+                .filter_map(|(j, r)| r.as_ref().map(|r| (j, (1.0 - d) * r.1 - d * max_sim[j])))
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            let Some((j, _)) = best else { break };
+            let chosen = rest[j].take().expect("present");
+            let v = self.item_vec(chosen.0);
+            for (m, r) in max_sim.iter_mut().zip(&rest) {
+                if let Some(r) = r {
+                    *m = m.max(f64::from(dot(v, self.item_vec(r.0))));
+                }
+            }
+            out.push(chosen);
+        }
+        out
     }
 
     /// Each task's prediction (label units) for every candidate, in the scenario.
