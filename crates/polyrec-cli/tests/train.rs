@@ -59,6 +59,7 @@ fn train_writes_a_model_directory_and_eval_reprints_its_metrics()
         "metrics.json",
         "history.jsonl",
         "curves.svg",
+        "scenarios.svg",
         "report.md",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");

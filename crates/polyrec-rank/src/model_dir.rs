@@ -8,6 +8,7 @@
 //! | `metrics.json` | test metrics per scenario x task |
 //! | `history.jsonl` | one line per epoch |
 //! | `curves.svg` | training loss and validation metrics per epoch |
+//! | `scenarios.svg` | each task's headline test metric per scenario |
 //! | `report.md` | a readable summary |
 //! | `checkpoint/` | the last epoch's weights and optimiser state, for resuming |
 //!

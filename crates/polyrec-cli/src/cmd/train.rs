@@ -8,7 +8,7 @@ use anyhow::Context;
 use polyrec::data::{Dataset, DatasetSpec};
 use polyrec::encode::tch::Tensor;
 use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, default_model_dir};
-use polyrec::eval::plot::{LogEntry, curves_svg};
+use polyrec::eval::plot::{LogEntry, curves_svg, scenarios_svg};
 use polyrec::rank::evaluate::{Part, evaluate};
 use polyrec::rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
 use polyrec::rank::train::{EpochRecord, FitOptions, Observer, fit};
@@ -423,9 +423,17 @@ fn write_outputs(
         "curves.svg",
         curves_svg(&format!("{} training", cfg.model.name()), &log).as_bytes(),
     )?;
+    write(
+        "scenarios.svg",
+        scenarios_svg(
+            &format!("{} test metrics per scenario", cfg.model.name()),
+            metrics,
+        )
+        .as_bytes(),
+    )?;
     let sps: Vec<f64> = summary.history.iter().map(|r| r.samples_per_sec).collect();
     let mut report = format!(
-        "# {} on {}\n\nBest epoch {} of {} (validation score {:.4}{}). Training {:.0} samples/s (mean over epochs).\n\nInput fields: {}.\n\n## Test metrics\n\n{}\n\n![curves](curves.svg)\n\n## Configuration\n\n```toml\n{}```\n",
+        "# {} on {}\n\nBest epoch {} of {} (validation score {:.4}{}). Training {:.0} samples/s (mean over epochs).\n\nInput fields: {}.\n\n## Test metrics\n\n{}\n\n![curves](curves.svg)\n\n![per scenario](scenarios.svg)\n\n## Configuration\n\n```toml\n{}```\n",
         cfg.model.name(),
         cfg.spec.as_deref().unwrap_or("?"),
         summary.best_epoch,
