@@ -167,8 +167,14 @@ fn the_scenario_plot_has_a_bar_per_task_and_scenario() {
     });
     let svg = scenarios_svg("test metrics", &metrics);
     assert_eq!(svg.matches("<title>").count(), 6, "{svg}");
-    assert!(svg.contains("like auc") && svg.contains("rating rmse"), "{svg}");
-    assert!(svg.contains("age &lt;25") && svg.contains(">overall<"), "{svg}");
+    assert!(
+        svg.contains("like auc") && svg.contains("rating rmse"),
+        "{svg}"
+    );
+    assert!(
+        svg.contains("age &lt;25") && svg.contains(">overall<"),
+        "{svg}"
+    );
     // A scenario without the task's headline metric gets an empty bar, not another metric.
     assert!(svg.contains("<title>0.9500</title>") && !svg.contains("<title>0.7000</title>"));
     // `overall` comes last.
