@@ -53,6 +53,7 @@ pub mod eval {
 
 pub mod recommend;
 pub mod serve;
+pub mod web;
 pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};
 
 /// The names most programs need, in one import: `use polyrec::prelude::*;`.

@@ -396,6 +396,11 @@ impl Recommender {
         self.ds.items.ids.len() + self.added.len()
     }
 
+    /// The run configuration the model was trained with.
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
     /// The ranking model.
     pub fn ranker(&self) -> &Ranker {
         &self.ranker

@@ -6,6 +6,11 @@
 //! | `POST /items` | a [`NewItem`] (`{"id": ..., "name": ..., "text": ...}`) | `201 {"item": ID}` |
 //! | `GET /health` | | `{"status": "ok", ...}` |
 //! | `GET /metrics` | | Prometheus text: requests and errors by route and status, a latency histogram |
+//! | `GET /` | | the web page ([`crate::web`]): try requests, read reasons, see the model's metrics |
+//! | `GET /users?prefix=P&limit=N` | | `{"users": [ID, ...], "more": bool}`: users whose id starts with `P` |
+//! | `GET /users/{id}?limit=N` | | the user's attributes and latest interactions, with item names |
+//! | `GET /model` | | dataset, model, scenarios, tasks, `metrics.json`, the training config, the plots |
+//! | `GET /model/plots/{name}` | | one SVG plot of the model directory (`image/svg+xml`) |
 //!
 //! The model loads once per replica; each replica sits behind its own lock (libtorch
 //! tensors are not shared between threads), requests take a free replica, and model work
@@ -16,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -30,6 +36,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::recommend::{Error, NewItem, Recommender, Request};
+use crate::web::UserIndex;
 
 /// The largest request body, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -53,6 +60,8 @@ pub struct Service {
     next: AtomicUsize,
     stats: Mutex<BTreeMap<&'static str, RouteStats>>,
     started: Instant,
+    users: UserIndex,
+    model_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Service {
@@ -76,16 +85,35 @@ impl Service {
                 "a service needs at least one recommender".into(),
             ));
         }
+        let users = UserIndex::new(replicas[0].dataset());
         Ok(Self {
             replicas: replicas.into_iter().map(Mutex::new).collect(),
             next: AtomicUsize::new(0),
             stats: Mutex::new(BTreeMap::new()),
             started: Instant::now(),
+            users,
+            model_dir: None,
         })
     }
 
+    /// The model directory the replicas were loaded from: `GET /model` reads its
+    /// `metrics.json` and lists its SVG plots (without it, those are absent).
+    pub fn with_model_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.model_dir = Some(dir.into());
+        self
+    }
+
+    /// The model directory, when the service was given one.
+    pub fn model_dir(&self) -> Option<&std::path::Path> {
+        self.model_dir.as_deref()
+    }
+
+    pub(crate) fn users(&self) -> &UserIndex {
+        &self.users
+    }
+
     /// Runs `f` on a free replica (waiting for one when all are busy).
-    fn with_replica<T>(&self, f: impl FnOnce(&Recommender) -> T) -> T {
+    pub(crate) fn with_replica<T>(&self, f: impl FnOnce(&Recommender) -> T) -> T {
         let n = self.replicas.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed);
         for i in 0..n {
@@ -182,7 +210,7 @@ impl Service {
     }
 }
 
-fn error(status: StatusCode, message: String, field: Option<String>) -> HttpResponse {
+pub(crate) fn error(status: StatusCode, message: String, field: Option<String>) -> HttpResponse {
     let body = match field {
         Some(f) => json!({ "error": message, "field": f }),
         None => json!({ "error": message }),
@@ -216,7 +244,7 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<HttpResponse>> {
 }
 
 /// Runs model work on the blocking pool, off the async threads.
-async fn blocking(
+pub(crate) async fn blocking(
     service: &Arc<Service>,
     run: impl FnOnce(Arc<Service>) -> HttpResponse + Send + 'static,
 ) -> HttpResponse {
@@ -243,6 +271,10 @@ async fn track(
         "/items" => "items",
         "/health" => "health",
         "/metrics" => "metrics",
+        "/" => "page",
+        p if p.starts_with("/assets/") => "page",
+        p if p == "/users" || p.starts_with("/users/") => "users",
+        p if p == "/model" || p.starts_with("/model/") => "model",
         _ => "other",
     };
     let t = Instant::now();
@@ -306,6 +338,14 @@ async fn metrics(State(service): State<Arc<Service>>) -> HttpResponse {
         .into_response()
 }
 
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("no route {method} {}", uri.path()),
+        None,
+    )
+}
+
 /// The routes, over `service`.
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
@@ -313,6 +353,8 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/items", post(items))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&service),

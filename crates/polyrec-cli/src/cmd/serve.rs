@@ -1,4 +1,5 @@
-//! `polyrec serve`: the HTTP JSON service over a model directory of `polyrec train`.
+//! `polyrec serve`: the HTTP JSON service and its web page over a model directory of
+//! `polyrec train`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use polyrec::serve::{Service, serve, shutdown_signal};
 
 const EXAMPLE: &str = "Example:
   polyrec serve --model runs/ml100k --addr 127.0.0.1:8080 &
+  # the web page: http://127.0.0.1:8080/
   curl -s localhost:8080/recommend -d '{\"user\": \"196\", \"query\": \"a light comedy\", \"k\": 5}'
   curl -s localhost:8080/items -d '{\"id\": \"new-1\", \"name\": \"Night Train\", \"text\": \"A tense thriller on a night train\"}'
   curl -s localhost:8080/metrics";
@@ -42,14 +44,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     let replicas = (0..a.replicas)
         .map(|_| Recommender::load(&a.model, &options))
         .collect::<Result<Vec<_>, _>>()?;
-    let service = Arc::new(Service::new(replicas)?);
+    let service = Arc::new(Service::new(replicas)?.with_model_dir(&a.model));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(&a.addr).await?;
         eprintln!(
-            "polyrec serve: {} replicas of {} listening on http://{}",
+            "polyrec serve: {} replicas of {} listening on http://{} (the web page is at /)",
             a.replicas,
             a.model.display(),
             listener.local_addr()?
