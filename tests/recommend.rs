@@ -2,71 +2,15 @@
 //! multi-task model briefly with text, graph and history inputs, save it, load it as a
 //! `Recommender`, and check what a user of `polyrec recommend` relies on.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+mod common;
 
-use polyrec::data::{Column, Dataset, DatasetSpec};
-use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, default_model_dir};
+use std::collections::HashSet;
+
+use common::{Res, train};
+use polyrec::data::{Column, Dataset};
 use polyrec::graph::KnowledgeGraph;
-use polyrec::rank::prepare::{TextInputs, make_split, prepare, texts};
-use polyrec::rank::train::{FitOptions, SilentObserver, fit};
-use polyrec::rank::{Ranker, RunConfig, model_dir};
 use polyrec::recommend::Error;
 use polyrec::{LoadOptions, NewItem, Recommender, Request};
-
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml")
-}
-
-/// Trains the default model (every input family) for two epochs and saves it in `dir`.
-fn train(dir: &Path) -> Res<()> {
-    let spec = DatasetSpec::from_toml_file(spec_path())?;
-    let ds = Dataset::load_spec(&spec, &spec.resolve_data_dir(&spec_path(), None)?)?;
-    let mut cfg = RunConfig {
-        spec: Some(spec_path().display().to_string()),
-        ..Default::default()
-    };
-    cfg.train.epochs = 2;
-    let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
-    let model_dir_path = default_model_dir().ok_or("run scripts/setup.sh: no language model")?;
-    let encoder = SentenceEncoder::load(
-        &model_dir_path,
-        EncoderOptions {
-            device: polyrec::encode::tch::Device::Cpu,
-            ..Default::default()
-        },
-    )?;
-    let mut cache = EmbeddingCache::open(&polyrec::home_dir().join("embeddings"), &encoder);
-    let (items, users) = texts(&ds);
-    let (item_emb, _) = cache.encode(&encoder, &items)?;
-    let (user_emb, _) = cache.encode(&encoder, &users)?;
-    let text = TextInputs {
-        items: Some(item_emb),
-        users: Some(user_emb),
-        item_tuning: None,
-    };
-    let (data, side) = prepare(&ds, Some(&spec), &cfg, split, text)?;
-    polyrec::encode::tch::manual_seed(cfg.train.seed as i64);
-    let mut model = Ranker::new(
-        data.space.clone(),
-        cfg.model.clone(),
-        side,
-        polyrec::encode::tch::Device::Cpu,
-        false,
-    )?;
-    fit(
-        &mut model,
-        &data,
-        &ds,
-        &cfg.train,
-        FitOptions::default(),
-        &mut SilentObserver,
-    )?;
-    model_dir::save(dir, &model, &cfg)?;
-    Ok(())
-}
 
 fn genre_of(ds: &Dataset, item: &str) -> String {
     let i = ds.items.ids.get(item).expect("item exists") as usize;
@@ -86,7 +30,7 @@ fn genre_of(ds: &Dataset, item: &str) -> String {
 #[test]
 fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
     let dir = tempfile::tempdir()?;
-    train(dir.path())?;
+    train(dir.path(), 2)?;
     let mut rec = Recommender::load(dir.path(), &LoadOptions::default())?;
     let ds = rec.dataset().clone();
 
