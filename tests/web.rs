@@ -40,8 +40,11 @@ fn executable(var: &str, names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// One HTTP/1.1 GET with `Connection: close`: status, lower-cased headers, body.
-fn get(addr: &str, path: &str) -> Res<(u16, Vec<(String, String)>, Vec<u8>)> {
+/// An HTTP answer: status, lower-cased header names with values, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// One HTTP/1.1 GET with `Connection: close`.
+fn get(addr: &str, path: &str) -> Res<Answer> {
     let mut s = TcpStream::connect(addr)?;
     write!(
         s,
