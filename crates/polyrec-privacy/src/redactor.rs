@@ -139,10 +139,23 @@ impl Redactor {
             if has_colon && on(Kind::Ipv6) {
                 self.patterns.ipv6(text, &mut out);
             }
+            let mut shadow = Vec::new();
             if on(Kind::Iban) {
-                self.patterns.ibans(text, &mut out);
+                self.patterns.ibans(text, &mut out, &mut shadow);
             }
+            let before = out.len();
             numeric::scan(text, self.kinds, &mut out);
+            if !shadow.is_empty() {
+                let mut kept = before;
+                for k in before..out.len() {
+                    let r = &out[k].1;
+                    if !shadow.iter().any(|s| s.start <= r.start && r.end <= s.end) {
+                        out.swap(kept, k);
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
+            }
         }
         out
     }
@@ -223,6 +236,15 @@ mod tests {
         let out = r.redact("A quiet film about 2 brothers, 1999.");
         assert!(matches!(out.text, Cow::Borrowed(_)));
         assert!(out.counts.is_empty());
+    }
+
+    #[test]
+    fn digits_inside_a_mistyped_iban_are_not_phones() {
+        assert_eq!(
+            redact("IBAN DE89 6940 0044 9704 4613 02 bounced"),
+            "IBAN DE89 6940 0044 9704 4613 02 bounced"
+        );
+        assert_eq!(redact("IBAN DE89 3704 0044 0532 0130 00"), "IBAN [IBAN]");
     }
 
     #[test]
