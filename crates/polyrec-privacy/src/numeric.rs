@@ -144,9 +144,13 @@ impl Run<'_> {
         } else {
             g[0].start
         };
-        if !left_ok(b, start) {
+        // Inside a run the neighbour is a separator and another group, which may be
+        // masked as a value of its own: only the run's own ends are checked, so that a
+        // second pass over the masked text sees the same boundaries.
+        if i == 0 && !left_ok(b, start) {
             return None;
         }
+        let last = j == self.groups.len();
         let end = g[g.len() - 1].end;
         let mut digits = [0u8; MAX_DIGITS + 1];
         let mut lens = [0usize; MAX_GROUPS];
@@ -173,7 +177,7 @@ impl Run<'_> {
                 return Some((Kind::CnId, start..end + 1));
             }
         }
-        if !right_ok(b, end) {
+        if last && !right_ok(b, end) {
             return None;
         }
         let digits = &digits[..n];
@@ -187,7 +191,7 @@ impl Run<'_> {
         if kinds.contains(Kind::Card) && card_grouping(lens, &seps) && checks::card(digits) {
             return Some((Kind::Card, start..end));
         }
-        if kinds.contains(Kind::Ipv4) && self.ipv4(i, j, &seps) {
+        if kinds.contains(Kind::Ipv4) && self.ipv4(i, j, start, end, &seps) {
             return Some((Kind::Ipv4, start..end));
         }
         if kinds.contains(Kind::Phone) && self.phone(i, digits, lens, &seps) {
@@ -196,10 +200,14 @@ impl Run<'_> {
         None
     }
 
-    fn ipv4(&self, i: usize, j: usize, seps: &[&[u8]]) -> bool {
-        let dotted_before = i > 0 && self.sep(i - 1) == b".";
-        let dotted_after = j < self.groups.len() && self.sep(j - 1) == b".";
-        if j - i != 4 || dotted_before || dotted_after || !seps.iter().all(|s| *s == b".") {
+    /// Four dotted groups, not part of a longer dotted chain (`1.2.3.4.5`, `.1.2.3.4`);
+    /// a sentence's full stop after the address is fine.
+    fn ipv4(&self, i: usize, j: usize, start: usize, end: usize, seps: &[&[u8]]) -> bool {
+        let b = self.text;
+        let dot_before = start > 0 && b[start - 1] == b'.';
+        let dot_after =
+            b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(|c| !c.is_ascii_whitespace());
+        if j - i != 4 || dot_before || dot_after || !seps.iter().all(|s| *s == b".") {
             return false;
         }
         let groups: Vec<&[u8]> = self.groups[i..j]

@@ -20,7 +20,12 @@ pub(crate) fn is_phone(c: &Candidate<'_>) -> bool {
     }
     // `00` international prefix: "0086 138 1234 5678", "00 44 20 7946 0958".
     if c.groups[0] >= 2 && d.starts_with(b"00") {
-        return international(&d[2..], c.groups[0] - 2);
+        let country_group = match c.groups {
+            [2, cc, ..] => *cc,
+            [g, ..] => g - 2,
+            [] => 0,
+        };
+        return country_group > 0 && international(&d[2..], country_group);
     }
     national(d, c.groups)
 }
@@ -146,6 +151,8 @@ mod tests {
             "+1 123 555 0132",
             "+86 123 4567 8901",
             "1234 5678",
+            "00 2000-01-01",
+            "00 1234 5678 9012",
         ] {
             assert!(!phone(s), "{s}");
         }

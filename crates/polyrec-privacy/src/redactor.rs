@@ -69,28 +69,42 @@ impl Redactor {
     }
 
     /// `text` with every match masked, and the counts.
+    ///
+    /// Masking can expose a value that its neighbour hid: in `a@b.co13812345678` the
+    /// phone is glued to the e-mail's last letter, and after `[EMAIL]` it is not. So the
+    /// masked text is searched again until nothing more is found (at most
+    /// [`Redactor::MAX_PASSES`] passes; the second pass is rarely needed and finds
+    /// nothing in ordinary text), which makes redaction idempotent.
     pub fn redact<'a>(&self, text: &'a str) -> Redacted<'a> {
-        let matches = self.find(text);
         let mut counts = Counts::default();
-        if matches.is_empty() {
-            return Redacted {
-                text: Cow::Borrowed(text),
-                counts,
-            };
+        let mut current: Cow<'a, str> = Cow::Borrowed(text);
+        for _ in 0..Self::MAX_PASSES {
+            let matches = self.find(&current);
+            if matches.is_empty() {
+                break;
+            }
+            current = Cow::Owned(self.mask(&current, &matches, &mut counts));
         }
+        Redacted {
+            text: current,
+            counts,
+        }
+    }
+
+    /// The most passes [`Redactor::redact`] makes over one text.
+    pub const MAX_PASSES: usize = 4;
+
+    fn mask(&self, text: &str, matches: &[Match], counts: &mut Counts) -> String {
         let mut out = String::with_capacity(text.len());
         let mut at = 0;
-        for m in &matches {
+        for m in matches {
             out.push_str(&text[at..m.range.start]);
             out.push_str(self.mask_for(m.kind));
             counts.add(m.kind);
             at = m.range.end;
         }
         out.push_str(&text[at..]);
-        Redacted {
-            text: Cow::Owned(out),
-            counts,
-        }
+        out
     }
 
     /// Redacts a `String` in place (no copy when nothing matched); returns the counts.
@@ -245,6 +259,12 @@ mod tests {
             "IBAN DE89 6940 0044 9704 4613 02 bounced"
         );
         assert_eq!(redact("IBAN DE89 3704 0044 0532 0130 00"), "IBAN [IBAN]");
+    }
+
+    #[test]
+    fn a_value_exposed_by_masking_its_neighbour_is_masked() {
+        assert_eq!(redact("a@b.co13812345678"), "[EMAIL][PHONE]");
+        assert_eq!(redact("01 23 45 67 89(415) 555-0132"), "[PHONE][PHONE]");
     }
 
     #[test]
