@@ -161,7 +161,11 @@ impl Run<'_> {
             lens[k] = r.len();
         }
         let lens = &lens[..g.len()];
-        let seps: Vec<&[u8]> = (i..j - 1).map(|k| self.sep(k)).collect();
+        let mut sep_buf: [&[u8]; MAX_GROUPS] = [&[]; MAX_GROUPS];
+        for (slot, k) in sep_buf.iter_mut().zip(i..j - 1) {
+            *slot = self.sep(k);
+        }
+        let seps = &sep_buf[..j - 1 - i];
 
         if kinds.contains(Kind::CnId)
             && j == self.groups.len()
@@ -169,10 +173,7 @@ impl Run<'_> {
         {
             digits[n] = *x;
             let id_lens_ok = matches!(lens, [17] | [6, 8, 3]);
-            if id_lens_ok
-                && right_ok(b, end + 1)
-                && spaces(&seps)
-                && checks::cn_id(&digits[..n + 1])
+            if id_lens_ok && right_ok(b, end + 1) && spaces(seps) && checks::cn_id(&digits[..n + 1])
             {
                 return Some((Kind::CnId, start..end + 1));
             }
@@ -183,18 +184,18 @@ impl Run<'_> {
         let digits = &digits[..n];
         if kinds.contains(Kind::CnId)
             && matches!(lens, [18] | [6, 8, 4])
-            && spaces(&seps)
+            && spaces(seps)
             && checks::cn_id(digits)
         {
             return Some((Kind::CnId, start..end));
         }
-        if kinds.contains(Kind::Card) && card_grouping(lens, &seps) && checks::card(digits) {
+        if kinds.contains(Kind::Card) && card_grouping(lens, seps) && checks::card(digits) {
             return Some((Kind::Card, start..end));
         }
-        if kinds.contains(Kind::Ipv4) && self.ipv4(i, j, start, end, &seps) {
+        if kinds.contains(Kind::Ipv4) && self.ipv4(i, j, start, end, seps) {
             return Some((Kind::Ipv4, start..end));
         }
-        if kinds.contains(Kind::Phone) && self.phone(i, digits, lens, &seps) {
+        if kinds.contains(Kind::Phone) && self.phone(i, digits, lens, seps) {
             return Some((Kind::Phone, start..end));
         }
         None
@@ -210,10 +211,10 @@ impl Run<'_> {
         if j - i != 4 || dot_before || dot_after || !seps.iter().all(|s| *s == b".") {
             return false;
         }
-        let groups: Vec<&[u8]> = self.groups[i..j]
-            .iter()
-            .map(|r| &self.text[r.clone()])
-            .collect();
+        let mut groups: [&[u8]; 4] = [&[]; 4];
+        for (slot, r) in groups.iter_mut().zip(&self.groups[i..j]) {
+            *slot = &self.text[r.clone()];
+        }
         checks::ipv4_groups(&groups)
     }
 
