@@ -5,7 +5,9 @@ use crate::kind::{Counts, Found, Kind, KindSet};
 use crate::numeric;
 use crate::patterns::Patterns;
 use crate::spec::{MaskStyle, PrivacySpec};
+use aho_corasick::AhoCorasick;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::ops::Range;
 
 /// One piece of personal data found in a text: its kind and byte range.
@@ -189,25 +191,36 @@ fn leftmost_longest(mut c: Vec<Found>) -> Vec<Match> {
     chosen
 }
 
-/// Adds every other occurrence of a chosen value that overlaps nothing chosen.
+/// Adds every other occurrence of a chosen value that overlaps nothing chosen. All
+/// values are searched at once (Aho-Corasick), so the cost stays linear in the text
+/// however many values it holds.
 fn with_repeats(text: &str, chosen: Vec<Match>) -> Vec<Match> {
-    let mut extra: Vec<Match> = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut kinds: HashMap<&str, Kind> = HashMap::new();
     for m in &chosen {
-        let value = &text[m.range.clone()];
-        if seen.contains(&value) {
-            continue;
-        }
-        seen.push(value);
-        for (at, _) in text.match_indices(value) {
-            let range = at..at + value.len();
-            let overlaps = |o: &Match| o.range.start < range.end && range.start < o.range.end;
-            if !chosen.iter().any(overlaps) && !extra.iter().any(overlaps) {
-                extra.push(Match {
-                    kind: m.kind,
-                    range,
-                });
-            }
+        kinds.entry(&text[m.range.clone()]).or_insert(m.kind);
+    }
+    let values: Vec<&str> = kinds.keys().copied().collect();
+    let Ok(searcher) = AhoCorasick::new(&values) else {
+        return chosen; // too many patterns for the automaton: keep the first-pass matches
+    };
+    let mut occurrences: Vec<Match> = searcher
+        .find_overlapping_iter(text)
+        .map(|hit| Match {
+            kind: kinds[values[hit.pattern().as_usize()]],
+            range: hit.range(),
+        })
+        .collect();
+    occurrences.sort_by_key(|m| (m.range.start, std::cmp::Reverse(m.range.end)));
+    let mut extra: Vec<Match> = Vec::new();
+    let mut extra_end = 0;
+    for m in occurrences {
+        let next_chosen = chosen.partition_point(|c| c.range.end <= m.range.start);
+        let hits_chosen = chosen
+            .get(next_chosen)
+            .is_some_and(|c| c.range.start < m.range.end);
+        if !hits_chosen && m.range.start >= extra_end {
+            extra_end = m.range.end;
+            extra.push(m);
         }
     }
     if extra.is_empty() {
@@ -265,6 +278,18 @@ mod tests {
     fn a_value_exposed_by_masking_its_neighbour_is_masked() {
         assert_eq!(redact("a@b.co13812345678"), "[EMAIL][PHONE]");
         assert_eq!(redact("01 23 45 67 89(415) 555-0132"), "[PHONE][PHONE]");
+    }
+
+    #[test]
+    fn many_distinct_values_stay_linear() {
+        let text: String = (0..20_000)
+            .map(|i| format!("u{i}@example.com 1{:010} ", 3_800_000_000u64 + i))
+            .collect();
+        let t = std::time::Instant::now();
+        let out = Redactor::with_all_kinds().expect("valid").redact(&text);
+        assert_eq!(out.counts.get(Kind::Email), 20_000);
+        assert_eq!(out.counts.get(Kind::Phone), 20_000);
+        assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
     }
 
     #[test]
