@@ -5,7 +5,7 @@ use crate::kind::{Counts, Found, Kind, KindSet};
 use crate::numeric;
 use crate::patterns::Patterns;
 use crate::spec::{MaskStyle, PrivacySpec};
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -177,6 +177,9 @@ impl Redactor {
     }
 }
 
+/// Up to this many distinct values, repeats are searched value by value.
+const FEW_VALUES: usize = 16;
+
 /// Non-overlapping matches: leftmost first, then longest, then by [`Kind::ALL`] order.
 fn leftmost_longest(mut c: Vec<Found>) -> Vec<Match> {
     c.sort_by_key(|(k, r)| (r.start, std::cmp::Reverse(r.end), k.index()));
@@ -191,25 +194,35 @@ fn leftmost_longest(mut c: Vec<Found>) -> Vec<Match> {
     chosen
 }
 
-/// Adds every other occurrence of a chosen value that overlaps nothing chosen. All
-/// values are searched at once (Aho-Corasick), so the cost stays linear in the text
-/// however many values it holds.
+/// Adds every other occurrence of a chosen value that overlaps nothing chosen. A few
+/// values are searched one by one (`memmem`); many at once with one Aho-Corasick
+/// automaton, so the cost stays linear in the text however many values it holds.
 fn with_repeats(text: &str, chosen: Vec<Match>) -> Vec<Match> {
     let mut kinds: HashMap<&str, Kind> = HashMap::new();
     for m in &chosen {
         kinds.entry(&text[m.range.clone()]).or_insert(m.kind);
     }
-    let values: Vec<&str> = kinds.keys().copied().collect();
-    let Ok(searcher) = AhoCorasick::new(&values) else {
-        return chosen; // too many patterns for the automaton: keep the first-pass matches
-    };
-    let mut occurrences: Vec<Match> = searcher
-        .find_overlapping_iter(text)
-        .map(|hit| Match {
+    let mut occurrences: Vec<Match> = Vec::new();
+    if kinds.len() <= FEW_VALUES {
+        for (value, &kind) in &kinds {
+            occurrences.extend(text.match_indices(value).map(|(at, _)| Match {
+                kind,
+                range: at..at + value.len(),
+            }));
+        }
+    } else {
+        let values: Vec<&str> = kinds.keys().copied().collect();
+        let searcher = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            .build(&values);
+        let Ok(searcher) = searcher else {
+            return chosen; // too many patterns for the automaton: keep the first-pass matches
+        };
+        occurrences.extend(searcher.find_overlapping_iter(text).map(|hit| Match {
             kind: kinds[values[hit.pattern().as_usize()]],
             range: hit.range(),
-        })
-        .collect();
+        }));
+    }
     occurrences.sort_by_key(|m| (m.range.start, std::cmp::Reverse(m.range.end)));
     let mut extra: Vec<Match> = Vec::new();
     let mut extra_end = 0;
