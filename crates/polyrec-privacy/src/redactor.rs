@@ -7,7 +7,6 @@ use crate::patterns::Patterns;
 use crate::spec::{MaskStyle, PrivacySpec};
 use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Range;
 
 /// One piece of personal data found in a text: its kind and byte range.
@@ -198,28 +197,29 @@ fn leftmost_longest(mut c: Vec<Found>) -> Vec<Match> {
 /// values are searched one by one (`memmem`); many at once with one Aho-Corasick
 /// automaton, so the cost stays linear in the text however many values it holds.
 fn with_repeats(text: &str, chosen: Vec<Match>) -> Vec<Match> {
-    let mut kinds: HashMap<&str, Kind> = HashMap::new();
-    for m in &chosen {
-        kinds.entry(&text[m.range.clone()]).or_insert(m.kind);
-    }
+    let mut values: Vec<(&str, Kind)> = chosen
+        .iter()
+        .map(|m| (&text[m.range.clone()], m.kind))
+        .collect();
+    values.sort_unstable_by_key(|&(v, _)| v);
+    values.dedup_by_key(|&mut (v, _)| v);
     let mut occurrences: Vec<Match> = Vec::new();
-    if kinds.len() <= FEW_VALUES {
-        for (value, &kind) in &kinds {
+    if values.len() <= FEW_VALUES {
+        for &(value, kind) in &values {
             occurrences.extend(text.match_indices(value).map(|(at, _)| Match {
                 kind,
                 range: at..at + value.len(),
             }));
         }
     } else {
-        let values: Vec<&str> = kinds.keys().copied().collect();
         let searcher = AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-            .build(&values);
+            .build(values.iter().map(|&(v, _)| v));
         let Ok(searcher) = searcher else {
             return chosen; // too many patterns for the automaton: keep the first-pass matches
         };
         occurrences.extend(searcher.find_overlapping_iter(text).map(|hit| Match {
-            kind: kinds[values[hit.pattern().as_usize()]],
+            kind: values[hit.pattern().as_usize()].1,
             range: hit.range(),
         }));
     }
