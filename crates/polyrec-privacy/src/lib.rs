@@ -5,9 +5,9 @@
 //! that are cached on disk and fed to ranking models. Text typed by users carries
 //! e-mail addresses, phone numbers and sometimes card or identity numbers; none of
 //! them helps a recommender, and each one written into a cache or a log is a leak.
-//! This crate sits below `polyrec-data` and needs nothing but `regex`: the data loader
-//! passes each user-side text through a [`Redactor`] and adds the [`Counts`] to its
-//! load report.
+//! This crate sits below `polyrec-data` and needs no libtorch (only `regex` and
+//! `aho-corasick` beyond serde): the data loader passes each user-side text through a
+//! [`Redactor`] and adds the [`Counts`] to its load report.
 //!
 //! What is found, and how it is checked so that ordinary numbers stay:
 //!
