@@ -1,7 +1,8 @@
 //! The kinds of personal data the redactor knows, and per-kind counts.
 
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// A detector's raw match: its kind and byte range.
@@ -161,6 +162,19 @@ impl FromIterator<Kind> for KindSet {
             set.insert(k);
         }
         set
+    }
+}
+
+/// Read back from the same map; a kind missing from it counts 0, an unknown kind is an
+/// error.
+impl<'de> Deserialize<'de> for Counts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<Kind, u64>::deserialize(d)?;
+        let mut counts = Counts::default();
+        for (k, n) in map {
+            counts.0[k.index()] = n;
+        }
+        Ok(counts)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `[privacy]` table as a data spec would hold it.
 
-use polyrec_privacy::{Kind, MaskStyle, PrivacySpec, Redactor};
+use polyrec_privacy::{Counts, Kind, MaskStyle, PrivacySpec, Redactor};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -53,5 +53,16 @@ fn unknown_keys_kinds_and_unsafe_masks_are_errors() -> anyhow::Result<()> {
     let spec: Spec = toml::from_str("[privacy]\nmask = { fixed = \"user@x\" }")?;
     let err = Redactor::new(&spec.privacy).expect_err("an e-mail-like mask is refused");
     assert!(err.to_string().contains("privacy.mask"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn counts_round_trip_as_a_map_of_kind_names() -> anyhow::Result<()> {
+    let r = Redactor::with_all_kinds()?;
+    let counts = r.redact("a@b.com, c@d.org, 13812345678").counts;
+    let text = toml::to_string(&counts)?;
+    assert_eq!(text.trim(), "email = 2\nphone = 1");
+    assert_eq!(toml::from_str::<Counts>(&text)?, counts);
+    assert!(toml::from_str::<Counts>("name = 1").is_err());
     Ok(())
 }
