@@ -13,6 +13,11 @@ pub enum Error {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// `enabled = true` with an empty `kinds` list: redaction would silently do nothing.
+    #[error(
+        "privacy.kinds is empty while privacy.enabled = true; list the kinds to mask or set enabled = false"
+    )]
+    NoKinds,
     /// A built-in pattern failed to compile (a defect in this crate, not in the input).
     #[error("built-in pattern for {kind} does not compile: {source}")]
     Pattern {

@@ -271,6 +271,12 @@ mod tests {
     }
 
     #[test]
+    fn one_redactor_serves_many_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Redactor>();
+    }
+
+    #[test]
     fn plain_text_is_borrowed() {
         let r = Redactor::with_all_kinds().expect("default spec is valid");
         let out = r.redact("A quiet film about 2 brothers, 1999.");

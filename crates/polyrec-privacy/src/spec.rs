@@ -48,9 +48,13 @@ impl PrivacySpec {
         }
     }
 
-    /// Checks the spec once, at the edge: a fixed mask must not be something the
-    /// redactor would find again, or merge with its neighbours into an e-mail or number.
+    /// Checks the spec once, at the edge: an enabled spec names at least one kind, and a
+    /// fixed mask must not be something the redactor would find again, or merge with its
+    /// neighbours into an e-mail or a number.
     pub fn validate(&self) -> Result<()> {
+        if self.enabled && self.kinds.is_empty() {
+            return Err(Error::NoKinds);
+        }
         if let MaskStyle::Fixed(mask) = &self.mask {
             let unsafe_mask = |reason| Error::UnsafeMask {
                 mask: mask.clone(),
@@ -110,6 +114,19 @@ mod tests {
         };
         assert!(fixed("[REDACTED]").validate().is_ok());
         assert!(fixed("***").validate().is_ok());
+        let no_kinds = PrivacySpec {
+            kinds: Vec::new(),
+            ..PrivacySpec::default()
+        };
+        assert!(matches!(no_kinds.validate(), Err(Error::NoKinds)));
+        assert!(
+            PrivacySpec {
+                enabled: false,
+                ..no_kinds
+            }
+            .validate()
+            .is_ok()
+        );
         for bad in ["", "x", "[0]", "[a@b]", "<a:b>", "redacted", "[x]."] {
             assert!(fixed(bad).validate().is_err(), "{bad:?}");
         }
