@@ -168,7 +168,7 @@ impl Run<'_> {
         let seps = &sep_buf[..j - 1 - i];
 
         if kinds.contains(Kind::CnId)
-            && j == self.groups.len()
+            && last
             && let Some(x) = b.get(end).filter(|c| matches!(c, b'X' | b'x'))
         {
             digits[n] = *x;
