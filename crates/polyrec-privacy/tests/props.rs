@@ -58,6 +58,14 @@ fn ordinary_text() -> impl Strategy<Value = String> {
     proptest::collection::vec(piece, 0..16).prop_map(|v| v.join(" "))
 }
 
+/// 2,000 cases per property, or `PROPTEST_CASES` when set.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000)
+}
+
 fn check_invariants(r: &Redactor, text: &str) -> Result<(), TestCaseError> {
     let found = r.find(text);
     let mut end = 0;
@@ -86,7 +94,7 @@ fn check_invariants(r: &Redactor, text: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn any_string_keeps_the_invariants(text in any::<String>()) {
