@@ -19,6 +19,7 @@ RUN="$POLYREC_HOME/runs/ml-100k-default"
 USER_ID="${POLYREC_DEMO_USER:-196}"
 QUERY="${POLYREC_DEMO_QUERY:-a light comedy for a rainy evening}"
 
+rm -rf "$RUN"
 "$BIN" demo --user "$USER_ID" --request "$QUERY" --out "$RUN" "$@"
 echo
 echo "== 9. the trained model answers from its directory: polyrec recommend --model $RUN --user $USER_ID --query ..."
