@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # The main job, end to end on MovieLens-100K with the default language model:
-#   1. `polyrec demo`: ingest + validation, item texts through all-MiniLM-L6-v2 (cached),
-#      the Freebase knowledge graph, the content + graph baseline evaluated leave-one-out;
-#   2. `polyrec train`: the default multi-scenario, multi-task model (PEPNet over ids,
-#      attributes, scenario, item and user text, the knowledge-graph layer and the history),
-#      with the per-scenario x task test table; the model directory goes to
-#      $POLYREC_HOME/runs/ml-100k-default;
-#   3. `polyrec recommend`: explained top-10 for a sample user, without and with a free-text
-#      request, from the trained model.
+#   `polyrec demo` (one use of polyrec::Pipeline): ingest + validation, item and user texts
+#   through all-MiniLM-L6-v2 (cached), the Freebase knowledge graph, the default
+#   multi-scenario, multi-task model (PEPNet over ids, attributes, scenario, item and user
+#   text, the knowledge-graph layer and the history) trained with early stopping, the
+#   per-scenario x task test table, explained top-10 for a sample user without and with a
+#   free-text request, and cold start; the model directory goes to
+#   $POLYREC_HOME/runs/ml-100k-default; then `polyrec recommend` answers from that directory.
 # Extra arguments go to `polyrec demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,13 +19,8 @@ RUN="$POLYREC_HOME/runs/ml-100k-default"
 USER_ID="${POLYREC_DEMO_USER:-196}"
 QUERY="${POLYREC_DEMO_QUERY:-a light comedy for a rainy evening}"
 
-"$BIN" demo "$@"
-echo
-echo "== 6. the default multi-task model: polyrec train --spec examples/data/ml-100k.toml --out $RUN"
 rm -rf "$RUN"
-"$BIN" train --spec examples/data/ml-100k.toml --out "$RUN"
+"$BIN" demo --user "$USER_ID" --request "$QUERY" --out "$RUN" "$@"
 echo
-echo "== 7. recommendations from the trained model: polyrec recommend --model $RUN --user $USER_ID"
-"$BIN" recommend --model "$RUN" --user "$USER_ID" -k 10
-echo
+echo "== 9. the trained model answers from its directory: polyrec recommend --model $RUN --user $USER_ID --query ..."
 "$BIN" recommend --model "$RUN" --user "$USER_ID" -k 10 --query "$QUERY"

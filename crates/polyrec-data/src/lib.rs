@@ -67,12 +67,22 @@ pub fn default_ml100k_dir() -> std::path::PathBuf {
     if let Some(d) = std::env::var_os("POLYREC_DATA_DIR") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("POLYREC_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/polyrec")
-        });
-    home.join("data").join("ml-100k")
+    default_home_dir().join("data").join("ml-100k")
+}
+
+/// The set-up's home folder: `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else
+/// `~/.cache/polyrec` (what `scripts/setup.sh` uses).
+pub fn default_home_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(h) = std::env::var_os("POLYREC_HOME") {
+        return PathBuf::from(h);
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("polyrec");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+        .join(".cache")
+        .join("polyrec")
 }
 
 /// Under `on_error = "fail"`, loading stops once this many rows have been rejected.

@@ -418,6 +418,9 @@ fn expand_env(raw: &str) -> std::result::Result<String, String> {
             Err(_) if var == "POLYREC_DATA_DIR" => {
                 out.push_str(&crate::default_ml100k_dir().to_string_lossy());
             }
+            Err(_) if var == "POLYREC_HOME" => {
+                out.push_str(&crate::default_home_dir().to_string_lossy());
+            }
             Err(_) => return Err(var.to_string()),
         }
         rest = &after[end + 1..];

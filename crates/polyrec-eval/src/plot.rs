@@ -1,6 +1,5 @@
 //! Plots as self-contained SVG: grouped bars of a metric per scenario for several models,
-//! each task's headline test metric per scenario of a metrics report, and training curves
-//! from a per-epoch log.
+//! and training curves from a per-epoch log.
 //!
 //! The training log is JSON Lines, one object per measurement:
 //! `{"epoch": 3, "split": "valid", "task": "like", "metric": "auc", "value": 0.79}`.
@@ -93,44 +92,6 @@ pub fn bars_svg(title: &str, scenarios: &[String], models: &[(String, Vec<f64>)]
     }
     s.push_str("</svg>\n");
     s
-}
-
-/// The metrics a task's bar shows, in order of preference: the first one a task has.
-const HEADLINE: [&str; 3] = ["auc", "rmse", "accuracy"];
-
-/// Grouped bars of each task's headline metric (AUC, else RMSE, else accuracy) per
-/// scenario of a metrics report `{scenario: {task: {metric: value}}}` (the shape of a
-/// model directory's `metrics.json`); `overall` comes last.
-pub fn scenarios_svg(title: &str, metrics: &serde_json::Value) -> String {
-    let empty = serde_json::Map::new();
-    let groups = metrics.as_object().unwrap_or(&empty);
-    let mut scenarios: Vec<String> = groups.keys().filter(|k| *k != "overall").cloned().collect();
-    if groups.contains_key("overall") {
-        scenarios.push("overall".into());
-    }
-    let mut series: Vec<(String, String)> = Vec::new();
-    for tasks in groups.values().filter_map(serde_json::Value::as_object) {
-        for (task, m) in tasks {
-            let Some(metric) = HEADLINE.iter().find(|k| m[**k].is_number()) else {
-                continue;
-            };
-            if !series.iter().any(|(t, _)| t == task) {
-                series.push((task.clone(), (*metric).to_string()));
-            }
-        }
-    }
-    series.sort();
-    let models: Vec<(String, Vec<f64>)> = series
-        .iter()
-        .map(|(task, metric)| {
-            let values = scenarios
-                .iter()
-                .map(|s| metrics[s][task][metric].as_f64().unwrap_or(f64::NAN))
-                .collect();
-            (format!("{task} {metric}"), values)
-        })
-        .collect();
-    bars_svg(title, &scenarios, &models)
 }
 
 /// One measurement of a training log.

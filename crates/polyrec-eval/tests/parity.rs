@@ -156,27 +156,3 @@ fn plots_are_svg_with_every_series() {
     assert_eq!(svg.matches("<polyline").count(), 2);
     assert!(svg.contains("valid like auc"));
 }
-
-#[test]
-fn the_scenario_plot_has_a_bar_per_task_and_scenario() {
-    use polyrec_eval::plot::scenarios_svg;
-    let metrics = serde_json::json!({
-        "overall": {"like": {"auc": 0.8, "logloss": 0.5}, "rating": {"rmse": 0.9, "mae": 0.7}},
-        "age <25": {"like": {"auc": 0.78}, "rating": {"rmse": 0.95}},
-        "age 25+": {"like": {"auc": 0.81}, "rating": {"mae": 0.7}},
-    });
-    let svg = scenarios_svg("test metrics", &metrics);
-    assert_eq!(svg.matches("<title>").count(), 6, "{svg}");
-    assert!(
-        svg.contains("like auc") && svg.contains("rating rmse"),
-        "{svg}"
-    );
-    assert!(
-        svg.contains("age &lt;25") && svg.contains(">overall<"),
-        "{svg}"
-    );
-    // A scenario without the task's headline metric gets an empty bar, not another metric.
-    assert!(svg.contains("<title>0.9500</title>") && !svg.contains("<title>0.7000</title>"));
-    // `overall` comes last.
-    assert!(svg.find("age 25+") < svg.find(">overall<"));
-}

@@ -51,9 +51,12 @@ pub mod eval {
     pub use polyrec_eval::*;
 }
 
+mod lru;
+pub mod pipeline;
 pub mod recommend;
 pub mod serve;
 pub mod web;
+pub use pipeline::{Pipeline, Trained};
 pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};
 
 /// The names most programs need, in one import: `use polyrec::prelude::*;`.
@@ -68,14 +71,5 @@ pub mod prelude {
 /// polyrec's home folder, where the set-up installs its packages and where caches live:
 /// `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else `~/.cache/polyrec`.
 pub fn home_dir() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    if let Some(h) = std::env::var_os("POLYREC_HOME") {
-        return PathBuf::from(h);
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("polyrec");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-        .join(".cache")
-        .join("polyrec")
+    polyrec_data::default_home_dir()
 }

@@ -31,15 +31,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use polyrec_data::{Dataset, DatasetSpec, TaskKind};
-use polyrec_encode::{
-    EmbeddingCache, Embeddings, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir,
-};
+use polyrec_data::{Dataset, TaskKind};
+use polyrec_encode::{EmbeddingCache, Embeddings, SentenceEncoder, TextEncoder};
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 use polyrec_rank::heads::HeadKind;
 use polyrec_rank::{EntityFeatures, Ranker, RunConfig, model_dir};
 use rayon::prelude::*;
+
+use crate::lru::Lru;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -84,6 +85,10 @@ pub const MAX_K: usize = 1000;
 const NEIGHBOURS: usize = 5;
 /// Temperature of the softmax over those neighbours' text similarities.
 const NEIGHBOUR_TEMPERATURE: f64 = 0.05;
+/// Memory for the per-user prediction cache (rows of `items x tasks` f32 values).
+const SCORE_CACHE_BYTES: usize = 256 << 20;
+/// Graph reason lists kept (per user and item).
+const REASON_CACHE_ENTRIES: usize = 200_000;
 /// With a diversity weight, MMR chooses K out of the best `DIVERSITY_POOL * K`.
 const DIVERSITY_POOL: usize = 5;
 
@@ -132,6 +137,9 @@ pub struct Reason {
     /// For `graph`: the path as (from item, relation, entity, relation, item) labels.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Vec<String>>,
+    /// For `text`: the words of the request found in the item's description.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub words: Vec<String>,
 }
 
 /// One recommended item.
@@ -161,6 +169,42 @@ pub struct Response {
     pub scenario: String,
     /// Items, best first.
     pub items: Vec<Recommendation>,
+}
+
+/// The plain-text form: a header line, then one line per item with its task scores and
+/// one line per reason.
+impl std::fmt::Display for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "top {} for {} in scenario {}:",
+            self.items.len(),
+            self.user
+                .as_deref()
+                .map_or("a new user".to_string(), |u| format!("user {u}")),
+            self.scenario
+        )?;
+        for (n, it) in self.items.iter().enumerate() {
+            let scores: Vec<String> = it
+                .scores
+                .iter()
+                .map(|(t, v)| format!("{t} {v:.3}"))
+                .collect();
+            writeln!(
+                f,
+                "{:>3}. {} [{}]  score {:.3} ({})",
+                n + 1,
+                it.name,
+                it.item,
+                it.score,
+                scores.join(", ")
+            )?;
+            for r in &it.reasons {
+                writeln!(f, "       {}: {}", r.kind, r.text)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// An item added at run time (cold start).
@@ -216,6 +260,10 @@ pub struct Recommender {
     last_scenario: Vec<u16>,
     /// Above this many items, candidates are retrieved instead of all scored.
     pub candidate_limit: usize,
+    /// Per (user, scenario): the model's predictions for the whole catalog.
+    score_cache: Arc<Mutex<Lru<(u32, u32), Arc<Vec<f32>>>>>,
+    /// Per (user, item): graph reasons.
+    reason_cache: Arc<Mutex<Lru<(u32, u32), Arc<Vec<Reason>>>>>,
 }
 
 impl std::fmt::Debug for Recommender {
@@ -226,6 +274,11 @@ impl std::fmt::Debug for Recommender {
             .field("items", &self.ds.items.ids.len())
             .finish()
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic in one request must not poison the caches for the others.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn normalise(v: &mut [f32]) {
@@ -291,31 +344,8 @@ impl Recommender {
                 )));
             }
         };
-        let spec = DatasetSpec::from_toml_file(&spec_path)?;
-        let data_dir = spec.resolve_data_dir(&spec_path, options.data_dir.as_deref())?;
-        if !data_dir.is_dir() {
-            return Err(Error::Load(format!(
-                "data folder {} not found (the default MovieLens-100K data is installed by scripts/setup.sh)",
-                data_dir.display()
-            )));
-        }
-        let ds = Dataset::load_spec(&spec, &data_dir)?;
-        let model_dir = match &options.text_model {
-            Some(m) => m.clone(),
-            None => default_model_dir().ok_or_else(|| {
-                Error::Load(
-                    "the language model is not installed: run scripts/setup.sh (or pass a model folder)"
-                        .into(),
-                )
-            })?,
-        };
-        let encoder = SentenceEncoder::load(
-            &model_dir,
-            EncoderOptions {
-                device: tch::Device::Cpu,
-                ..Default::default()
-            },
-        )?;
+        let (_, ds) = crate::pipeline::load_dataset(&spec_path, options.data_dir.as_deref())?;
+        let encoder = crate::pipeline::load_encoder(options.text_model.as_deref())?;
         Self::new(ranker, config, ds, encoder)
     }
 
@@ -368,6 +398,8 @@ impl Recommender {
                 last[u] = (it.timestamp[r], it.scenario[r]);
             }
         }
+        let row_bytes = ds.items.ids.len().max(1) * ranker.heads().len().max(1) * 4;
+        let score_capacity = SCORE_CACHE_BYTES / row_bytes;
         Ok(Self {
             ranker,
             config,
@@ -382,6 +414,8 @@ impl Recommender {
             liked,
             last_scenario: last.into_iter().map(|(_, s)| s).collect(),
             candidate_limit: 5000,
+            score_cache: Arc::new(Mutex::new(Lru::new(score_capacity))),
+            reason_cache: Arc::new(Mutex::new(Lru::new(REASON_CACHE_ENTRIES))),
             ds,
         })
     }
@@ -599,6 +633,10 @@ impl Recommender {
         // Candidates.
         let total = n_items + self.added.len();
         let consumed = user.map(|u| &self.consumed[u as usize]);
+        let req_liked: HashSet<u32> = liked[liked.len() - req.liked.len()..]
+            .iter()
+            .map(|&(i, _)| i)
+            .collect();
         let keep = |c: usize| -> bool {
             if c < n_items
                 && !req.include_consumed
@@ -606,14 +644,7 @@ impl Recommender {
             {
                 return false;
             }
-            if req
-                .liked
-                .iter()
-                .any(|id| c < n_items && self.ds.items.ids.names()[c] == *id)
-            {
-                return false;
-            }
-            true
+            !(c < n_items && req_liked.contains(&(c as u32)))
         };
         let mut candidates: Vec<usize> = if total <= self.candidate_limit {
             (0..total).filter(|&c| keep(c)).collect()
@@ -750,7 +781,13 @@ impl Recommender {
                     score,
                     scores,
                     relevance: rel,
-                    reasons: self.reasons(c, &liked, req.query.as_deref(), rel),
+                    reasons: self.reasons(
+                        c,
+                        &liked,
+                        user.filter(|_| req.liked.is_empty()),
+                        req.query.as_deref(),
+                        rel,
+                    ),
                 }
             })
             .collect();
@@ -795,15 +832,14 @@ impl Recommender {
         out
     }
 
-    /// Each task's prediction (label units) for every candidate, in the scenario.
-    fn score(
+    /// The model's predictions (label units, `heads` per item) for `items`.
+    fn predict(
         &self,
         user: Option<u32>,
         scenario: u32,
-        candidates: &[usize],
+        items: &[usize],
         profile: Option<&[f32]>,
-    ) -> Result<Vec<Vec<f64>>, Error> {
-        let n_items = self.ds.items.ids.len();
+    ) -> Vec<Vec<f64>> {
         let space = self.ranker.space();
         let device = self.ranker.device();
         let user_text = |b: usize| -> Option<Tensor> {
@@ -817,37 +853,122 @@ impl Recommender {
                 _ => None,
             }
         };
-        let predict = |items: &[usize]| -> Vec<Vec<f64>> {
-            let mut out = Vec::with_capacity(items.len());
-            for chunk in items.chunks(8192) {
-                let triples: Vec<(Option<u32>, Option<u32>, u32)> = chunk
-                    .iter()
-                    .map(|&c| (user, Some(c as u32), scenario))
-                    .collect();
-                let mut x = self.entities.inputs(&triples);
-                x.user_text = user_text(chunk.len());
-                let preds = self.ranker.predict_items(&x.to(device));
-                let cols: Vec<Vec<f64>> = preds
-                    .iter()
-                    .map(|t| {
-                        let t = if t.dim() == 2 {
-                            t.argmax(1, false)
-                        } else {
-                            t.shallow_clone()
-                        };
-                        Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu))
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                for r in 0..chunk.len() {
-                    out.push(
-                        cols.iter()
-                            .map(|c| c.get(r).copied().unwrap_or(0.0))
-                            .collect(),
-                    );
-                }
+        let mut out = Vec::with_capacity(items.len());
+        for chunk in items.chunks(8192) {
+            let triples: Vec<(Option<u32>, Option<u32>, u32)> = chunk
+                .iter()
+                .map(|&c| (user, Some(c as u32), scenario))
+                .collect();
+            let mut x = self.entities.inputs(&triples);
+            x.user_text = user_text(chunk.len());
+            let preds = self.ranker.predict_items(&x.to(device));
+            let cols: Vec<Vec<f64>> = preds
+                .iter()
+                .map(|t| {
+                    let t = if t.dim() == 2 {
+                        t.argmax(1, false)
+                    } else {
+                        t.shallow_clone()
+                    };
+                    Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(tch::Device::Cpu))
+                        .unwrap_or_default()
+                })
+                .collect();
+            for r in 0..chunk.len() {
+                out.push(
+                    cols.iter()
+                        .map(|c| c.get(r).copied().unwrap_or(0.0))
+                        .collect(),
+                );
             }
-            out
+        }
+        out
+    }
+
+    /// A known user's predictions for the whole catalog in a scenario, `[items x heads]`,
+    /// from the cache or computed once and cached: the model and the user's inputs do not
+    /// change while the recommender lives, so a cached row is exactly what the model gives.
+    fn catalog_predictions(&self, user: u32, scenario: u32) -> Arc<Vec<f32>> {
+        let key = (user, scenario);
+        if let Some(hit) = lock(&self.score_cache).get(&key) {
+            return hit;
+        }
+        let n_items = self.ds.items.ids.len();
+        let all: Vec<usize> = (0..n_items).collect();
+        let flat: Vec<f32> = self
+            .predict(Some(user), scenario, &all, None)
+            .into_iter()
+            .flatten()
+            .map(|v| v as f32)
+            .collect();
+        let flat = Arc::new(flat);
+        lock(&self.score_cache).insert(key, Arc::clone(&flat));
+        flat
+    }
+
+    /// Computes and caches the predictions of these known users in these scenarios (the
+    /// warm-up of a service), returning how many were computed.
+    pub fn warm_up(&self, keys: &[(u32, u32)]) -> usize {
+        let mut n = 0;
+        for &(u, s) in keys {
+            if (u as usize) < self.ds.users.ids.len()
+                && (s as usize) < self.ds.scenarios.len().max(1)
+                && lock(&self.score_cache).get(&(u, s)).is_none()
+            {
+                self.catalog_predictions(u, s);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Makes this recommender use `other`'s caches (replicas of one model in a service
+    /// share what any of them computed).
+    pub fn share_caches(&mut self, other: &Recommender) {
+        self.score_cache = Arc::clone(&other.score_cache);
+        self.reason_cache = Arc::clone(&other.reason_cache);
+    }
+
+    /// Cache entries and (hits, misses): the per-user prediction cache, then the graph
+    /// reason cache.
+    pub fn cache_stats(&self) -> [(usize, u64, u64); 2] {
+        let a = lock(&self.score_cache);
+        let b = lock(&self.reason_cache);
+        [
+            (a.len(), a.stats().0, a.stats().1),
+            (b.len(), b.stats().0, b.stats().1),
+        ]
+    }
+
+    /// Each task's prediction (label units) for every candidate, in the scenario.
+    fn score(
+        &self,
+        user: Option<u32>,
+        scenario: u32,
+        candidates: &[usize],
+        profile: Option<&[f32]>,
+    ) -> Result<Vec<Vec<f64>>, Error> {
+        let n_items = self.ds.items.ids.len();
+        let heads = self.ranker.heads().len();
+        let cached = match user {
+            Some(u) if profile.is_none() && n_items <= self.candidate_limit => {
+                Some(self.catalog_predictions(u, scenario))
+            }
+            _ => None,
+        };
+        let predict = |items: &[usize]| -> Vec<Vec<f64>> {
+            match &cached {
+                Some(all) => items
+                    .iter()
+                    .map(|&c| {
+                        all[c * heads..(c + 1) * heads]
+                            .iter()
+                            .map(|&v| f64::from(v))
+                            .collect()
+                    })
+                    .collect(),
+                None => self.predict(user, scenario, items, profile),
+            }
         };
         let (known, new): (Vec<usize>, Vec<usize>) =
             candidates.iter().copied().partition(|&c| c < n_items);
@@ -935,14 +1056,15 @@ impl Recommender {
         }
     }
 
-    fn reasons(
-        &self,
-        c: usize,
-        liked: &[(u32, f32)],
-        query: Option<&str>,
-        relevance: Option<f64>,
-    ) -> Vec<Reason> {
+    /// Graph reasons: paths from the user's liked items to `c` (cached per known user).
+    fn graph_reasons(&self, c: usize, liked: &[(u32, f32)], user: Option<u32>) -> Arc<Vec<Reason>> {
         let n_items = self.ds.items.ids.len();
+        let key = user.map(|u| (u, c as u32));
+        if let Some(k) = &key
+            && let Some(hit) = lock(&self.reason_cache).get(k)
+        {
+            return hit;
+        }
         let mut out = Vec::new();
         if let Some(kg) = &self.kg
             && c < n_items
@@ -963,9 +1085,27 @@ impl Recommender {
                     kind: "graph".into(),
                     text: p.to_string(),
                     path: Some(path),
+                    words: Vec::new(),
                 });
             }
         }
+        let out = Arc::new(out);
+        if let Some(k) = key {
+            lock(&self.reason_cache).insert(k, Arc::clone(&out));
+        }
+        out
+    }
+
+    fn reasons(
+        &self,
+        c: usize,
+        liked: &[(u32, f32)],
+        user: Option<u32>,
+        query: Option<&str>,
+        relevance: Option<f64>,
+    ) -> Vec<Reason> {
+        let n_items = self.ds.items.ids.len();
+        let mut out: Vec<Reason> = self.graph_reasons(c, liked, user).as_ref().clone();
         let text = if c < n_items {
             self.ds.items.texts[c].clone().unwrap_or_default()
         } else {
@@ -995,6 +1135,7 @@ impl Recommender {
                     )
                 },
                 path: None,
+                words: words.clone(),
             });
         } else if let Some((h, s)) = liked
             .iter()
@@ -1016,12 +1157,14 @@ impl Recommender {
                     h.1
                 ),
                 path: None,
+                words: Vec::new(),
             });
         } else if let Some(sim) = relevance {
             out.push(Reason {
                 kind: "text".into(),
                 text: format!("close in meaning to your profile (text similarity {sim:.2})"),
                 path: None,
+                words: Vec::new(),
             });
         }
         out

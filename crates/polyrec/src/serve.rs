@@ -85,6 +85,11 @@ impl Service {
                 "a service needs at least one recommender".into(),
             ));
         }
+        let mut replicas = replicas;
+        let (first, rest) = replicas.split_at_mut(1);
+        for r in rest {
+            r.share_caches(&first[0]);
+        }
         let users = UserIndex::new(replicas[0].dataset());
         Ok(Self {
             replicas: replicas.into_iter().map(Mutex::new).collect(),
@@ -122,6 +127,30 @@ impl Service {
             }
         }
         f(&lock(&self.replicas[start % n]))
+    }
+
+    /// Computes every known user's predictions in every scenario before serving, the
+    /// replicas splitting the work (they share one cache). Returns how many were computed.
+    pub fn warm_up(&self) -> usize {
+        let keys: Vec<(u32, u32)> = {
+            let r = lock(&self.replicas[0]);
+            let ds = r.dataset();
+            let scenarios = ds.scenarios.len().max(1) as u32;
+            (0..ds.users.ids.len() as u32)
+                .flat_map(|u| (0..scenarios).map(move |s| (u, s)))
+                .collect()
+        };
+        let n = self.replicas.len();
+        let chunk = keys.len().div_ceil(n).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = self
+                .replicas
+                .iter()
+                .zip(keys.chunks(chunk))
+                .map(|(r, part)| scope.spawn(move || lock(r).warm_up(part)))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        })
     }
 
     /// Runs `f` on every replica (a change every replica must see).
@@ -175,6 +204,29 @@ impl Service {
                 .map(|(_, n)| n)
                 .sum();
             let _ = writeln!(s, "polyrec_errors_total{{route=\"{route}\"}} {errors}");
+        }
+        // Replicas share their caches: any free one tells; none free, no cache lines.
+        let caches = self
+            .replicas
+            .iter()
+            .find_map(|r| r.try_lock().ok().map(|r| r.cache_stats()))
+            .unwrap_or_default();
+        s.push_str("# HELP polyrec_cache_entries Entries of the per-user caches.\n");
+        s.push_str("# TYPE polyrec_cache_entries gauge\n");
+        for (name, (len, _, _)) in ["predictions", "reasons"].iter().zip(caches) {
+            let _ = writeln!(s, "polyrec_cache_entries{{cache=\"{name}\"}} {len}");
+        }
+        s.push_str("# HELP polyrec_cache_lookups_total Cache lookups by result.\n");
+        s.push_str("# TYPE polyrec_cache_lookups_total counter\n");
+        for (name, (_, hits, misses)) in ["predictions", "reasons"].iter().zip(caches) {
+            let _ = writeln!(
+                s,
+                "polyrec_cache_lookups_total{{cache=\"{name}\",result=\"hit\"}} {hits}"
+            );
+            let _ = writeln!(
+                s,
+                "polyrec_cache_lookups_total{{cache=\"{name}\",result=\"miss\"}} {misses}"
+            );
         }
         s.push_str("# HELP polyrec_request_seconds Request latency, body read to answer.\n");
         s.push_str("# TYPE polyrec_request_seconds histogram\n");

@@ -8,8 +8,14 @@ use polyrec::data::{Dataset, DatasetSpec, DatasetStats, Error, ErrorPolicy};
 #[derive(Debug, clap::Subcommand)]
 pub enum DataCommand {
     /// Print per scenario x task: rows, users, items, label rate or mean, text and KG coverage.
+    #[command(
+        after_help = "Example:\n  polyrec data inspect --spec examples/data/ml-100k.toml --json"
+    )]
     Inspect(SpecArgs),
     /// Exit 0 only when every row is valid; otherwise print the first errors and exit 1.
+    #[command(
+        after_help = "Example:\n  polyrec data validate --spec examples/data/womens-reviews.toml"
+    )]
     Validate(SpecArgs),
 }
 

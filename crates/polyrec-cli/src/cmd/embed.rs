@@ -11,6 +11,7 @@ use polyrec::rank::DeviceRequest;
 
 /// Arguments of `polyrec embed`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  polyrec embed --input texts.jsonl --output texts.npy")]
 pub struct EmbedArgs {
     /// Texts: JSON Lines of strings, or one text per line for a `.txt` file.
     #[arg(long)]

@@ -9,6 +9,9 @@ use polyrec::eval::report::{Predictions, TaskType, breakdown, read_topk, to_mark
 
 /// Arguments of `polyrec metrics`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  polyrec metrics --predictions preds.csv --topk topk.jsonl --k 10 --json"
+)]
 pub struct MetricsArgs {
     /// CSV with columns scenario, task, user, label, score.
     #[arg(long)]

@@ -69,6 +69,9 @@ pub struct RecommendArgs {
     /// Weight of text relevance against the personal score, in [0, 1].
     #[arg(long)]
     text_weight: Option<f64>,
+    /// Diversity weight in [0, 1]: re-rank by maximal marginal relevance over item texts.
+    #[arg(long)]
+    diversity: Option<f64>,
     #[command(flatten)]
     sources: LoadArgs,
     /// Print the JSON response (the body `POST /recommend` returns).
@@ -97,6 +100,7 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         k: Some(a.k),
         weights,
         text_weight: a.text_weight,
+        diversity: a.diversity,
         ..Default::default()
     };
     let resp = rec.recommend(&req)?;
@@ -104,34 +108,9 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&resp)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "top {} for {} in scenario {}{}:",
-        resp.items.len(),
-        resp.user
-            .as_deref()
-            .map_or("a new user".to_string(), |u| format!("user {u}")),
-        resp.scenario,
-        req.query
-            .as_deref()
-            .map_or(String::new(), |q| format!(", request {q:?}"))
-    );
-    for (n, it) in resp.items.iter().enumerate() {
-        let scores: Vec<String> = it
-            .scores
-            .iter()
-            .map(|(t, v)| format!("{t} {v:.3}"))
-            .collect();
-        println!(
-            "{:>3}. {} [{}]  score {:.3} ({})",
-            n + 1,
-            it.name,
-            it.item,
-            it.score,
-            scores.join(", ")
-        );
-        for r in &it.reasons {
-            println!("       {}: {}", r.kind, r.text);
-        }
+    if let Some(q) = &req.query {
+        println!("request: {q:?}");
     }
+    print!("{resp}");
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Model replicas serving requests in parallel (each one intra-op thread).
     #[arg(long, default_value_t = 2)]
     replicas: usize,
+    /// Before listening, compute every known user's predictions in every scenario (the
+    /// per-user cache the replicas share), so that no request waits for the model.
+    #[arg(long)]
+    warm: bool,
     #[command(flatten)]
     sources: super::recommend::LoadArgs,
 }
@@ -45,6 +49,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(|_| Recommender::load(&a.model, &options))
         .collect::<Result<Vec<_>, _>>()?;
     let service = Arc::new(Service::new(replicas)?.with_model_dir(&a.model));
+    if a.warm {
+        let t = std::time::Instant::now();
+        let n = service.warm_up();
+        eprintln!(
+            "polyrec serve: warmed {n} (user, scenario) prediction rows in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -5,17 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use polyrec::data::{Dataset, DatasetSpec};
-use polyrec::encode::tch::Tensor;
-use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, default_model_dir};
-use polyrec::eval::plot::{LogEntry, curves_svg, scenarios_svg};
-use polyrec::rank::evaluate::{Part, evaluate};
-use polyrec::rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
-use polyrec::rank::train::{EpochRecord, FitOptions, Observer, fit};
-use polyrec::rank::{
-    DeviceRequest, ModelConfig, Ranker, RunConfig, SplitConfig, TextEncoderSpec, TextTuning,
-    model_dir,
-};
+use polyrec::Pipeline;
+use polyrec::pipeline::{load_dataset, test_metrics};
+use polyrec::rank::prepare::make_split;
+use polyrec::rank::train::{EpochRecord, Observer};
+use polyrec::rank::{DeviceRequest, ModelConfig, RunConfig, SplitConfig, model_dir};
 use serde_json::Value;
 
 fn models_help() -> String {
@@ -132,11 +126,14 @@ pub struct EvalArgs {
     json: bool,
 }
 
-struct Bars {
-    bar: Option<indicatif::ProgressBar>,
+pub(crate) struct Bars {
+    pub(crate) bar: Option<indicatif::ProgressBar>,
 }
 
 impl Observer for Bars {
+    fn stage(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
     fn epoch_start(&mut self, epoch: usize, batches: usize) {
         let bar = indicatif::ProgressBar::new(batches as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -193,118 +190,6 @@ fn set_threads(threads: Option<i32>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_data(spec_path: &Path, data_dir: Option<&Path>) -> anyhow::Result<(DatasetSpec, Dataset)> {
-    let spec = DatasetSpec::from_toml_file(spec_path)?;
-    let dir = spec.resolve_data_dir(spec_path, data_dir)?;
-    anyhow::ensure!(
-        dir.is_dir(),
-        "data folder {} not found (the default MovieLens-100K data is installed by scripts/setup.sh)",
-        dir.display()
-    );
-    let ds = Dataset::load_spec(&spec, &dir)?;
-    Ok((spec, ds))
-}
-
-fn text_inputs(cfg: &RunConfig, ds: &Dataset, model: Option<&Path>) -> anyhow::Result<TextInputs> {
-    let (items, users) = texts(ds);
-    let any = |v: &[&str]| v.iter().any(|t| !t.is_empty());
-    if !cfg.features.text || !(any(&items) || any(&users)) {
-        return Ok(TextInputs::default());
-    }
-    let dir = match model {
-        Some(m) => m.to_path_buf(),
-        None => default_model_dir().context(
-            "text inputs need a language model: run scripts/setup.sh, pass --text-model DIR, or set features.text = false",
-        )?,
-    };
-    let encoder = SentenceEncoder::load(
-        &dir,
-        EncoderOptions {
-            device: DeviceRequest::Cpu.resolve()?,
-            ..Default::default()
-        },
-    )?;
-    let cache_dir = polyrec::home_dir().join("embeddings");
-    let mut cache = EmbeddingCache::open(&cache_dir, &encoder);
-    let item_emb = any(&items)
-        .then(|| super::encode_with_progress(&encoder, Some(&mut cache), &items))
-        .transpose()?
-        .map(|(e, _)| e);
-    let user_emb = any(&users)
-        .then(|| super::encode_with_progress(&encoder, Some(&mut cache), &users))
-        .transpose()?
-        .map(|(e, _)| e);
-    cache.save()?;
-    let k = cfg.features.finetune_layers;
-    let item_tuning = if k > 0 && item_emb.is_some() {
-        Some(finetune_inputs(&encoder, &items, k)?)
-    } else {
-        None
-    };
-    Ok(TextInputs {
-        items: item_emb,
-        users: user_emb,
-        item_tuning,
-    })
-}
-
-/// Lower-layer token states of every item text (row 0: the unknown item) and the top `k`
-/// layers' weights, for fine-tuning them with the ranker.
-fn finetune_inputs(
-    encoder: &SentenceEncoder,
-    items: &[&str],
-    k: usize,
-) -> anyhow::Result<(TextEncoderSpec, TextTuning)> {
-    let files = encoder.files();
-    let total = files.bert.num_hidden_layers as usize;
-    anyhow::ensure!(
-        k <= total,
-        "features.finetune_layers = {k}: the model {} has {total} layers",
-        files.dir.display()
-    );
-    eprintln!(
-        "fine-tuning: lower-layer states of {} item texts",
-        items.len()
-    );
-    let (states, mask) = encoder.lower_states(items, k)?;
-    let zero_s = states.zeros_like().narrow(0, 0, 1);
-    let zero_m = mask.zeros_like().narrow(0, 0, 1);
-    let spec = TextEncoderSpec {
-        layers: k,
-        bert: files.bert.clone(),
-        pooling: files.pooling.name().to_string(),
-        normalize: files.normalize,
-    };
-    Ok((
-        spec,
-        TextTuning {
-            states: Tensor::cat(&[zero_s, states], 0),
-            mask: Tensor::cat(&[zero_m, mask], 0),
-            weights: encoder.top_layer_weights(k),
-        },
-    ))
-}
-
-/// The test metrics, with the cold block on cold-start splits.
-fn test_metrics(model: &Ranker, data: &Prepared, ds: &Dataset, cfg: &RunConfig) -> Value {
-    evaluate(
-        model,
-        data,
-        ds,
-        Part::Test,
-        cold_key(&cfg.split),
-        cfg.train.eval_batch_size,
-    )
-}
-
-fn cold_key(split: &SplitConfig) -> Option<&'static str> {
-    match split {
-        SplitConfig::ColdItems { .. } => Some("cold_items"),
-        SplitConfig::ColdUsers { .. } => Some("cold_users"),
-        _ => None,
-    }
-}
-
 pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
     let mut cfg = match &a.config {
@@ -324,134 +209,23 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = a.epochs {
         cfg.train.epochs = e;
     }
-    cfg.spec = Some(std::path::absolute(&a.spec)?.display().to_string());
-    if let SplitConfig::File { path } = &mut cfg.split {
-        *path = std::path::absolute(&*path)?.display().to_string();
-    }
-    cfg.check()?;
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
-    let (spec, ds) = load_data(&a.spec, a.data_dir.as_deref())?;
-    let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
-    let text = text_inputs(&cfg, &ds, a.text_model.as_deref())?;
-    let (data, side) = prepare(&ds, Some(&spec), &cfg, split, text)?;
-    polyrec::encode::tch::manual_seed(cfg.train.seed as i64);
-    let mut model = Ranker::new(
-        data.space.clone(),
-        cfg.model.clone(),
-        side,
-        device,
-        cfg.train.uncertainty,
-    )?;
-    eprintln!(
-        "training {} on {} ({} train / {} valid / {} test rows; fields: {}; {} parameters; {device:?})",
-        cfg.model.name(),
-        ds.name,
-        data.split.train.len(),
-        data.split.valid.len(),
-        data.split.test.len(),
-        data.space.field_names().join(", "),
-        model.trainable_parameters()
-    );
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let summary = fit(
-        &mut model,
-        &data,
-        &ds,
-        &cfg.train,
-        FitOptions {
-            checkpoint: Some(&a.out.join("checkpoint")),
-            stop_after: None,
-            run_key: Some(&cfg.to_toml()?),
-        },
-        &mut Bars { bar: None },
-    )?;
-    let metrics = test_metrics(&model, &data, &ds, &cfg);
-    model_dir::save(&a.out, &model, &cfg)?;
-    write_outputs(&a.out, &cfg, &data, &summary, &metrics)?;
-    println!("{}", polyrec::eval::report::to_markdown(&metrics));
+    let pipeline = Pipeline {
+        spec: a.spec,
+        run: cfg,
+        data_dir: a.data_dir,
+        text_model: a.text_model,
+        device: a.device.parse::<DeviceRequest>()?,
+        cache_dir: None,
+    };
+    let trained = pipeline.run(&a.out, &mut Bars { bar: None })?;
+    println!("{}", polyrec::eval::report::to_markdown(&trained.metrics));
     println!(
         "best epoch {} of {}; model directory: {}",
-        summary.best_epoch,
-        summary.history.len(),
+        trained.summary.best_epoch,
+        trained.summary.history.len(),
         a.out.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_outputs(
-    out: &Path,
-    cfg: &RunConfig,
-    data: &Prepared,
-    summary: &polyrec::rank::train::TrainSummary,
-    metrics: &Value,
-) -> anyhow::Result<()> {
-    let write = |name: &str, bytes: &[u8]| polyrec::rank::io::atomic_write(&out.join(name), bytes);
-    write(
-        "metrics.json",
-        serde_json::to_string_pretty(metrics)?.as_bytes(),
-    )?;
-    let mut lines = String::new();
-    let mut log = Vec::new();
-    for r in &summary.history {
-        lines.push_str(&serde_json::to_string(r)?);
-        lines.push('\n');
-        log.push(LogEntry {
-            epoch: r.epoch as u32,
-            split: "train".into(),
-            task: "all".into(),
-            metric: "loss".into(),
-            value: r.train_loss,
-        });
-        if let Some(o) = r.valid["overall"].as_object() {
-            for (task, m) in o {
-                for key in ["auc", "rmse", "accuracy"] {
-                    if let Some(v) = m[key].as_f64() {
-                        log.push(LogEntry {
-                            epoch: r.epoch as u32,
-                            split: "valid".into(),
-                            task: task.clone(),
-                            metric: key.into(),
-                            value: v,
-                        });
-                    }
-                }
-            }
-        }
-    }
-    write("history.jsonl", lines.as_bytes())?;
-    write(
-        "curves.svg",
-        curves_svg(&format!("{} training", cfg.model.name()), &log).as_bytes(),
-    )?;
-    write(
-        "scenarios.svg",
-        scenarios_svg(
-            &format!("{} test metrics per scenario", cfg.model.name()),
-            metrics,
-        )
-        .as_bytes(),
-    )?;
-    let sps: Vec<f64> = summary.history.iter().map(|r| r.samples_per_sec).collect();
-    let mut report = format!(
-        "# {} on {}\n\nBest epoch {} of {} (validation score {:.4}{}). Training {:.0} samples/s (mean over epochs).\n\nInput fields: {}.\n\n## Test metrics\n\n{}\n\n![curves](curves.svg)\n\n![per scenario](scenarios.svg)\n\n## Configuration\n\n```toml\n{}```\n",
-        cfg.model.name(),
-        cfg.spec.as_deref().unwrap_or("?"),
-        summary.best_epoch,
-        summary.history.len(),
-        summary.best_score,
-        if summary.stopped_early {
-            ", stopped early"
-        } else {
-            ""
-        },
-        sps.iter().sum::<f64>() / sps.len().max(1) as f64,
-        data.space.field_names().join(", "),
-        polyrec::eval::report::to_markdown(metrics),
-        cfg.to_toml()?
-    );
-    report.push('\n');
-    write("report.md", report.as_bytes())?;
-    Ok(())
 }
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -466,7 +240,7 @@ pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = &a.split {
         cfg.split = SplitConfig::parse_cli(s)?;
     }
-    let (spec, ds) = load_data(&spec_path, a.data_dir.as_deref())?;
+    let (spec, ds) = load_dataset(&spec_path, a.data_dir.as_deref())?;
     let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
     let data = polyrec::rank::prepare::prepare_for(&ds, Some(&spec), &cfg, model.space(), split)?;
     let metrics = test_metrics(&model, &data, &ds, &cfg);

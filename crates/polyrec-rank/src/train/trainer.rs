@@ -46,6 +46,8 @@ pub struct EpochRecord {
 
 /// Progress callbacks (the CLI draws bars; tests stay silent).
 pub trait Observer {
+    /// A stage of a longer run starts or reports (one line, e.g. `training mmoe on ...`).
+    fn stage(&mut self, _line: &str) {}
     /// An epoch starts with this many batches.
     fn epoch_start(&mut self, _epoch: usize, _batches: usize) {}
     /// A batch finished; `loss` is its training loss.
