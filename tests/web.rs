@@ -32,9 +32,8 @@ const XSS_TEXT: &str =
 /// Trains the default model (every input family) for two epochs through the facade's
 /// pipeline into `dir`, as `polyrec train` does (metrics.json, curves.svg, scenarios.svg).
 fn train(dir: &Path) -> Res<Recommender> {
-    let mut pipeline = Pipeline::new(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml"),
-    );
+    let mut pipeline =
+        Pipeline::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml"));
     pipeline.run.train.epochs = 2;
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;
     Ok(pipeline.run(dir, &mut SilentObserver)?.recommender)
