@@ -237,6 +237,9 @@ struct Added {
     vec: Vec<f32>,
 }
 
+/// A cache keyed by two dense ids, shared between replicas.
+type SharedLru<V> = Arc<Mutex<Lru<(u32, u32), V>>>;
+
 /// A trained model with its data, language model and graph, ready to answer requests.
 /// `recommend` takes `&self`: one instance serves concurrent requests.
 pub struct Recommender {
@@ -261,9 +264,9 @@ pub struct Recommender {
     /// Above this many items, candidates are retrieved instead of all scored.
     pub candidate_limit: usize,
     /// Per (user, scenario): the model's predictions for the whole catalog.
-    score_cache: Arc<Mutex<Lru<(u32, u32), Arc<Vec<f32>>>>>,
+    score_cache: SharedLru<Arc<Vec<f32>>>,
     /// Per (user, item): graph reasons.
-    reason_cache: Arc<Mutex<Lru<(u32, u32), Arc<Vec<Reason>>>>>,
+    reason_cache: SharedLru<Arc<Vec<Reason>>>,
 }
 
 impl std::fmt::Debug for Recommender {
@@ -950,8 +953,10 @@ impl Recommender {
     ) -> Result<Vec<Vec<f64>>, Error> {
         let n_items = self.ds.items.ids.len();
         let heads = self.ranker.heads().len();
+        // A known user's predictions do not depend on `profile` (only a new user's text goes
+        // into the model), so they come from the per-user cache.
         let cached = match user {
-            Some(u) if profile.is_none() && n_items <= self.candidate_limit => {
+            Some(u) if n_items <= self.candidate_limit => {
                 Some(self.catalog_predictions(u, scenario))
             }
             _ => None,

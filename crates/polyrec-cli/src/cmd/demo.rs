@@ -100,12 +100,27 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
                evening trade stories in this light, warm comedy."
             .into(),
     })?;
-    let cold = rec.recommend(&Request {
+    let mut cold_request = Request {
         profile: Some("I like light romantic comedies and feel-good films".into()),
         query: Some(a.request),
         k: Some(5),
         ..Default::default()
-    })?;
-    println!("{cold}");
+    };
+    println!("{}", rec.recommend(&cold_request)?);
+    // Where the new film, known only by its text, stands for that request.
+    cold_request.k = Some(rec.catalog_len().min(polyrec::recommend::MAX_K));
+    let all = rec.recommend(&cold_request)?;
+    match all.items.iter().position(|i| i.item == "demo-new-1") {
+        Some(p) => println!(
+            "the new film Rain Check (2026), added from its text alone, ranks {} of {} for this request (score {:.3})\n",
+            p + 1,
+            all.items.len(),
+            all.items[p].score
+        ),
+        None => println!(
+            "the new film is not among the first {} items\n",
+            all.items.len()
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }
