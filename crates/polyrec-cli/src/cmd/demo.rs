@@ -29,7 +29,7 @@ pub struct DemoArgs {
     model: Option<PathBuf>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// The free-text request to answer.
     #[arg(long, default_value = "a light comedy for a rainy evening")]
     request: String,
@@ -77,7 +77,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     print!("{}", DatasetStats::of(&ds));
 
     // 2. Language-model understanding.
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let model = match a.model {
         Some(m) => m,
         None => {

@@ -26,7 +26,7 @@ pub struct EmbedArgs {
     batch_size: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// Half precision (CUDA only).
     #[arg(long)]
     half: bool,
@@ -39,7 +39,7 @@ pub struct EmbedArgs {
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let model = match a.model {
         Some(m) => m,
         None => default_model_dir().context(

@@ -53,7 +53,7 @@ pub struct TrainArgs {
     epochs: Option<usize>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     threads: Option<i32>,
@@ -123,7 +123,7 @@ pub struct EvalArgs {
     data_dir: Option<PathBuf>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceRequest,
     /// CPU threads for libtorch.
     #[arg(long)]
     threads: Option<i32>,
@@ -329,7 +329,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         *path = std::path::absolute(&*path)?.display().to_string();
     }
     cfg.check()?;
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let (spec, ds) = load_data(&a.spec, a.data_dir.as_deref())?;
     let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
     let text = text_inputs(&cfg, &ds, a.text_model.as_deref())?;
@@ -448,7 +448,7 @@ fn write_outputs(
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let (model, mut cfg) = model_dir::load(&a.model, device)?;
     let spec_path = match (&a.spec, &cfg.spec) {
         (Some(s), _) => s.clone(),
