@@ -41,7 +41,7 @@ pub mod cache;
 mod dataset;
 mod error;
 mod load;
-mod persist;
+pub mod persist;
 pub mod read;
 mod report;
 pub mod spec;

@@ -1,6 +1,7 @@
 //! Atomic file writes and content digests: the leaf every other module of the crate (the
 //! loader's reject file, the binary cache, the spec's digest) uses, and which imports none of
-//! them.
+//! them. The crates above use the same writer ([`write_atomic_io`]) for their files
+//! (embeddings, embedding caches, model directories): one atomic writer in the workspace.
 
 use std::io::Write;
 use std::path::Path;
@@ -27,7 +28,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_io(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// [`write_atomic`] with the plain I/O error, for crates that wrap it in their own error.
+pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
