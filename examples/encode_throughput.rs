@@ -13,7 +13,14 @@ fn main() -> anyhow::Result<()> {
         .next()
         .ok_or_else(|| anyhow::anyhow!("usage: encode_throughput TEXTS.jsonl [batch] [threads]"))?;
     let batch_size = args.next().map_or(Ok(64), |s| s.parse())?;
-    let threads = args.next().map(|s| s.parse()).transpose()?;
+    let threads: Option<i32> = args.next().map(|s| s.parse()).transpose()?;
+    // The application sets libtorch's process-wide threads once: one per worker.
+    polyrec::encode::tch::set_num_threads(1);
+    let threads = threads.or_else(|| {
+        std::thread::available_parallelism()
+            .ok()
+            .map(|n| n.get() as i32)
+    });
     let texts = io::read_texts(std::path::Path::new(&input))?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let dir = default_model_dir()

@@ -152,3 +152,19 @@ fn polyrec_encode_shape(p: &Path) -> Result<(usize, usize), Box<dyn std::error::
     assert_eq!(b.len(), 10 + hl + d[0] * d[1] * 4);
     Ok((d[0], d[1]))
 }
+
+/// `--device` is parsed by clap into the one `DeviceRequest` type: a bad value is a usage
+/// error (exit code 2) that names the value and the accepted forms, before anything loads.
+#[test]
+fn a_bad_device_is_a_usage_error() -> Result<(), Box<dyn std::error::Error>> {
+    let out = polyrec()
+        .args([
+            "embed", "--device", "tpu", "--input", "none.txt", "--output", "none.npy",
+        ])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--device") && err.contains("tpu"), "{err}");
+    assert!(err.contains("cuda:N"), "{err}");
+    Ok(())
+}

@@ -1,27 +1,13 @@
-//! A binary cache of an ingested dataset, keyed by the spec and its input files, and
-//! atomic file writes.
+//! A binary cache of an ingested dataset, keyed by the spec and its input files.
 
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use crate::persist::{hex_digest, write_atomic};
 use crate::{Dataset, DatasetSpec, Error, Result};
 
 const MAGIC: &[u8; 8] = b"PRDATA01";
-
-/// Hex SHA-256 of some bytes.
-pub fn hex_digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename: readers never see a
-/// half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::dataset::write_all_atomic(path, bytes).map_err(|e| Error::io(path, e))
-}
 
 /// The cache key: the spec's digest, the crate version, and each input file's path, size and
 /// modification time.
@@ -50,7 +36,7 @@ pub fn cache_key(spec: &DatasetSpec, data_dir: &Path) -> String {
             }
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::persist::hex(&h.finalize())
 }
 
 /// Loads a dataset through a binary cache in `cache_dir`: a valid cache entry for the same

@@ -40,7 +40,10 @@ mod batch;
 pub mod cache;
 mod dataset;
 mod error;
+mod load;
+pub mod persist;
 pub mod read;
+mod report;
 pub mod spec;
 mod split;
 mod stats;
@@ -48,10 +51,11 @@ mod vocab;
 
 pub use batch::{Batch, epoch_batches};
 pub use dataset::{
-    Attribute, Column, Dataset, FileReport, Interactions, ItemLink, Items, KgData, LoadReport,
-    Task, TaskKind, Triple, Users,
+    Attribute, Column, Dataset, Interactions, ItemLink, Items, KgData, Task, TaskKind, Triple,
+    Users,
 };
 pub use error::{Error, Result, RowError};
+pub use report::{FileReport, LoadReport};
 pub use spec::{DatasetSpec, ErrorPolicy, Format};
 pub use split::{
     ColdStart, Split, cold_start_split, last_n_split, leave_one_out, random_split, temporal_split,

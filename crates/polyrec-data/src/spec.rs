@@ -195,7 +195,8 @@ pub enum TaskKindSpec {
     Binary,
     /// Real-valued label.
     Regression,
-    /// Class index label; classes are the distinct values, sorted.
+    /// Class index label; the classes are the distinct values, numbered in order of first
+    /// appearance (see [`crate::TaskKind::Multiclass`]).
     Multiclass,
 }
 
@@ -312,7 +313,8 @@ impl DatasetSpec {
             ));
         }
         let mut names = std::collections::HashSet::new();
-        for t in &self.tasks {
+        for (i, t) in self.tasks.iter().enumerate() {
+            check_task_name(origin, i, &t.name)?;
             if !names.insert(&t.name) {
                 return Err(Error::spec(
                     origin,
@@ -394,8 +396,25 @@ impl DatasetSpec {
     /// A stable digest of the spec (for cache keys).
     pub fn digest(&self) -> String {
         let text = toml::to_string(self).unwrap_or_default();
-        crate::cache::hex_digest(text.as_bytes())
+        crate::persist::hex_digest(text.as_bytes())
     }
+}
+
+/// A task name must be non-empty and free of `.`: `.` separates the segments of libtorch
+/// `VarStore` parameter paths (`tower.0.weight`), and a name that may reach one must not
+/// split it (tch panics on such a segment).
+fn check_task_name(origin: &Path, index: usize, name: &str) -> Result<()> {
+    let reason = if name.trim().is_empty() {
+        "is empty"
+    } else if name.contains('.') {
+        "contains `.`, which separates model parameter paths; use `_` or `-` instead"
+    } else {
+        return Ok(());
+    };
+    Err(Error::spec(
+        origin,
+        format!("tasks[{index}].name = {name:?} {reason}"),
+    ))
 }
 
 /// Expands `${VAR}`; returns the name of the first unset variable as the error. An unset

@@ -193,3 +193,29 @@ fn missing_columns_and_files_are_clear() {
         .unwrap_or_default();
     assert!(err.contains("/nonexistent/ml-100k.user"), "{err}");
 }
+
+/// A task name with a `.` would split a libtorch `VarStore` parameter path (`ctr.v2`), so the
+/// spec is rejected at load, naming the field and the value; `ctr_v2` is fine.
+#[test]
+fn dotted_task_names_are_rejected_at_spec_load() {
+    let text = |name: &str| {
+        format!(
+            "name = \"t\"\ninteractions = {{ path = \"log.csv\", user = \"u\", item = \"i\" }}\n\
+             [[tasks]]\nname = \"{name}\"\nkind = \"binary\"\nfield = \"click\"\n"
+        )
+    };
+    let err = DatasetSpec::from_toml_str(&text("ctr.v2"), Path::new("dotted.toml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("dotted.toml"), "{err}");
+    assert!(err.contains("tasks[0].name"), "{err}");
+    assert!(err.contains("\"ctr.v2\""), "{err}");
+    assert!(err.contains("contains `.`"), "{err}");
+    let err = DatasetSpec::from_toml_str(&text(" "), Path::new("blank.toml"))
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("tasks[0].name = \" \" is empty"), "{err}");
+    assert!(DatasetSpec::from_toml_str(&text("ctr_v2"), Path::new("ok.toml")).is_ok());
+}

@@ -19,12 +19,16 @@ pub struct EncoderOptions {
     pub batch_size: usize,
     /// Run in half precision (CUDA only; ignored on the CPU).
     pub half: bool,
-    /// Intra-op threads for libtorch on the CPU (`None`: libtorch's default).
+    /// How many CPU workers to run when `cpu_workers` is `None` (`None`: one). The encoder
+    /// never changes libtorch's thread settings, which are process-wide: the application
+    /// sets them once at start-up (`tch::set_num_threads`), e.g. to 1 when it runs several
+    /// workers, so that they do not oversubscribe the cores.
     pub threads: Option<i32>,
-    /// On the CPU, how many batches run at once, each on its own thread with one intra-op
-    /// thread, all sharing the same weights (no copy). `None`: as many as the intra-op
-    /// threads; `Some(1)`: one batch at a time using all intra-op threads. A small model
-    /// keeps one core busier per batch than many cores on one batch.
+    /// On the CPU, how many batches run at once, each on its own thread with libtorch's
+    /// intra-op threads, all sharing the same weights (no copy). `None`: `threads`, else
+    /// one; `Some(1)`: one batch at a time. A small model keeps one core busier per batch
+    /// than many cores on one batch, so an application with `n` cores typically gives
+    /// libtorch one intra-op thread and runs `n` workers.
     pub cpu_workers: Option<usize>,
 }
 
@@ -81,9 +85,6 @@ impl SentenceEncoder {
     /// Loads a model folder.
     pub fn load(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<Self> {
         let files = ModelFiles::from_dir(dir)?;
-        if let Some(t) = options.threads {
-            tch::set_num_threads(t);
-        }
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| Error::model(&files.tokenizer, format!("cannot load tokenizer: {e}")))?;
         tokenizer.with_padding(None);
@@ -292,7 +293,6 @@ impl SentenceEncoder {
         });
         // Workers take the next batch from a shared counter (longest first), so the
         // uneven batch costs balance out.
-        let saved_threads = tch::get_num_threads();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<Result<Vec<Done>>> = std::thread::scope(|s| {
             let handles: Vec<_> = replicas[..workers]
@@ -300,7 +300,6 @@ impl SentenceEncoder {
                 .map(|replica| {
                     let (next, chunks, run) = (&next, &chunks, &run);
                     s.spawn(move || -> Result<Vec<Done>> {
-                        tch::set_num_threads(1);
                         let guard = replica.lock().map_err(|_| {
                             Error::Worker("a worker panicked during an earlier call".into())
                         })?;
@@ -327,8 +326,6 @@ impl SentenceEncoder {
                 })
                 .collect()
         });
-        // Worker threads may change libtorch's process-wide (MKL) thread count.
-        tch::set_num_threads(saved_threads);
         for r in results {
             for (k, flat) in r? {
                 place(chunks[k], &flat);
@@ -344,12 +341,7 @@ impl SentenceEncoder {
         }
         self.options
             .cpu_workers
-            .unwrap_or_else(|| {
-                self.options
-                    .threads
-                    .unwrap_or_else(tch::get_num_threads)
-                    .max(1) as usize
-            })
+            .unwrap_or_else(|| self.options.threads.unwrap_or(1).max(1) as usize)
             .max(1)
     }
 

@@ -39,9 +39,14 @@ pub enum Error {
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
-    /// A requested device is not available.
-    #[error("device `{0}` is not available")]
-    Device(String),
+    /// A device was requested that this machine cannot provide (or that is not a device).
+    #[error("device `{requested}` is not available: {reason}")]
+    Device {
+        /// What was asked for (`cuda`, `cuda:1`, ...).
+        requested: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// A CPU encoding worker thread panicked (a bug: please report it).
     #[error("encoding worker: {0}")]
     Worker(String),

@@ -1,6 +1,5 @@
 //! Reading text files and writing `.npy` embeddings.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::{Embeddings, Error, Result};
@@ -120,21 +119,11 @@ pub fn read_npy(path: &Path) -> Result<Embeddings> {
     Ok(Embeddings { dim, data })
 }
 
-/// Writes through a temporary file in the same folder, then renames.
+/// Writes through a temporary file in the same folder, then renames (the workspace's one
+/// atomic writer, [`polyrec_data::persist::write_atomic_io`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e| Error::Io {
+    polyrec_data::persist::write_atomic_io(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
-        source: e,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        source,
+    })
 }

@@ -41,6 +41,7 @@
 mod bert;
 mod cache;
 mod config;
+mod device;
 mod encoder;
 mod error;
 pub mod io;
@@ -51,6 +52,7 @@ use std::path::PathBuf;
 pub use bert::{BertModel, BertTop, FusedQkv};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
+pub use device::{DeviceReport, DeviceRequest};
 pub use encoder::{EncoderOptions, SentenceEncoder, Tokens, pool};
 pub use error::{Error, Result};
 /// The `tch` crate this encoder is built on (its tensors, devices and thread settings).

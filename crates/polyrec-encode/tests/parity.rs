@@ -121,3 +121,64 @@ fn parallel_cpu_workers_give_the_same_embeddings() -> Result<(), Box<dyn std::er
     );
     Ok(())
 }
+
+/// Encoders run on many threads at once (the HTTP service keeps one per request thread,
+/// and a trainer may run beside them): two encoders encoding at the same time on two
+/// threads get exactly what one gets alone, and none of them changes libtorch's
+/// process-wide thread count (the worker threads used to set it and restore it, which
+/// raced with any other libtorch user in the process).
+#[test]
+fn two_threads_encoding_at_once_match_one() -> Result<(), Box<dyn std::error::Error>> {
+    let texts = io::read_texts(&fixture("public_texts.jsonl"))?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let dir = default_model_dir().ok_or("default model not installed: run scripts/setup.sh")?;
+    let threads_before = tch::get_num_threads();
+    for workers in [1, 2] {
+        let load = || {
+            SentenceEncoder::load(
+                &dir,
+                EncoderOptions {
+                    device: Device::Cpu,
+                    batch_size: 4,
+                    cpu_workers: Some(workers),
+                    ..Default::default()
+                },
+            )
+        };
+        let alone = load()?.encode(&refs)?;
+        let encoders = [load()?, load()?];
+        let refs = &refs;
+        let together: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = encoders
+                .into_iter()
+                .map(|enc| s.spawn(move || enc.encode(refs)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| "an encoding thread panicked"))
+                .collect()
+        });
+        for emb in together {
+            let emb = emb??;
+            assert_eq!(emb.len(), alone.len());
+            for i in 0..alone.len() {
+                let diff = emb
+                    .row(i)
+                    .iter()
+                    .zip(alone.row(i))
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(
+                    diff <= 1e-6,
+                    "{workers} worker(s), row {i}: max |diff| {diff}"
+                );
+            }
+        }
+        assert_eq!(
+            tch::get_num_threads(),
+            threads_before,
+            "thread count untouched"
+        );
+    }
+    Ok(())
+}

@@ -94,15 +94,15 @@ impl KnowledgeGraph {
     /// The top `limit` reason paths from the user's `history` (item, strength: only positive
     /// ones should be passed) to `candidate`, ranked as the module docs say.
     pub fn reasons(&self, history: &[(u32, f32)], candidate: u32, limit: usize) -> Vec<ReasonPath> {
-        let cand_entities = self.item_entities(candidate);
+        let cand_entities: Vec<u32> = self.item_entities(candidate).collect();
         if cand_entities.is_empty() || limit == 0 {
             return Vec::new();
         }
         // Every entity one relation away from the candidate's entities, with the relation
         // of the first candidate entity (in link order) that reaches it.
         let mut reach: HashMap<u32, RelationId> = HashMap::new();
-        for &ec in cand_entities {
-            for &(r2, y) in self.entity_neighbours(ec) {
+        for &ec in &cand_entities {
+            for (r2, y) in self.entity_neighbours(ec) {
                 reach.entry(y).or_insert(r2);
             }
         }
@@ -114,8 +114,8 @@ impl KnowledgeGraph {
             if h == candidate {
                 continue;
             }
-            for &eh in self.item_entities(h) {
-                for &(r1, x) in self.entity_neighbours(eh) {
+            for eh in self.item_entities(h) {
+                for (r1, x) in self.entity_neighbours(eh) {
                     let (length, relation) = if cand_entities.contains(&x) {
                         (1, r1)
                     } else if let Some(&r2) = reach.get(&x) {

@@ -46,19 +46,19 @@ impl KnowledgeGraph {
     /// relation between the items' entities (weight w(r)). The item itself is excluded.
     pub fn related_scores(&self, item: u32, cfg: &RelatednessConfig) -> HashMap<u32, f64> {
         let mut scores: HashMap<u32, f64> = HashMap::new();
-        for &ea in self.item_entities(item) {
-            for &(r1, x) in self.entity_neighbours(ea) {
+        for ea in self.item_entities(item) {
+            for (r1, x) in self.entity_neighbours(ea) {
                 let w1 = self.relation_weight(cfg, r1);
-                for &other in &self.entity_items[x as usize] {
+                for other in self.entity_items(x) {
                     *scores.entry(other).or_default() += w1;
                 }
                 let rx = self.rarity(x);
-                for &(r2, eb) in self.entity_neighbours(x) {
+                for (r2, eb) in self.entity_neighbours(x) {
                     if eb == ea {
                         continue;
                     }
                     let w = w1 * self.relation_weight(cfg, r2) * rx;
-                    for &other in &self.entity_items[eb as usize] {
+                    for other in self.entity_items(eb) {
                         *scores.entry(other).or_default() += w;
                     }
                 }
@@ -103,11 +103,11 @@ impl KnowledgeGraph {
                 continue;
             }
             let re = self.rarity(e);
-            for &i in &self.entity_items[e as usize] {
+            for i in self.entity_items(e) {
                 *total.entry(i).or_default() += 1.0;
             }
-            for &(r, eb) in self.entity_neighbours(e) {
-                for &i in &self.entity_items[eb as usize] {
+            for (r, eb) in self.entity_neighbours(e) {
+                for i in self.entity_items(eb) {
                     *total.entry(i).or_default() += self.relation_weight(cfg, r) * re;
                 }
             }

@@ -34,30 +34,33 @@ pub struct NeighbourSample {
 /// One item's (hop-1 relations, hop-1 entities, hop-2 relations, hop-2 entities).
 type ItemSample = (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>);
 
+/// Draws `k` of the `len` neighbours that `at(i)` gives by position.
 fn draw(
-    adj: &[(u32, u32)],
+    len: usize,
+    at: impl Fn(usize) -> (u32, u32),
     k: usize,
     rng: &mut ChaCha8Rng,
     pad: (u32, u32),
     out_r: &mut Vec<u32>,
     out_e: &mut Vec<u32>,
 ) {
-    if adj.is_empty() {
+    if len == 0 {
         out_r.extend(std::iter::repeat_n(pad.0, k));
         out_e.extend(std::iter::repeat_n(pad.1, k));
-    } else if adj.len() >= k {
+    } else if len >= k {
         // Without replacement (partial Fisher-Yates over indices).
-        let mut idx: Vec<usize> = (0..adj.len()).collect();
+        let mut idx: Vec<usize> = (0..len).collect();
         for i in 0..k {
             let j = rng.random_range(i..idx.len());
             idx.swap(i, j);
-            out_r.push(adj[idx[i]].0);
-            out_e.push(adj[idx[i]].1);
+            let (r, e) = at(idx[i]);
+            out_r.push(r);
+            out_e.push(e);
         }
     } else {
         // With replacement, as KGCN does for small neighbourhoods.
         for _ in 0..k {
-            let (r, e) = adj[rng.random_range(0..adj.len())];
+            let (r, e) = at(rng.random_range(0..len));
             out_r.push(r);
             out_e.push(e);
         }
@@ -83,22 +86,21 @@ impl KnowledgeGraph {
                     seed ^ (u64::from(item) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 );
                 let (mut r1, mut e1) = (Vec::with_capacity(k), Vec::with_capacity(k));
-                draw(
-                    &self.item_neighbours(item),
-                    k,
-                    &mut rng,
-                    pad,
-                    &mut r1,
-                    &mut e1,
-                );
+                let hop1 = self.item_neighbours(item);
+                draw(hop1.len(), |i| hop1[i], k, &mut rng, pad, &mut r1, &mut e1);
                 let (mut r2, mut e2) = (Vec::with_capacity(k * k), Vec::with_capacity(k * k));
                 for &e in &e1 {
-                    let adj = if e == pad.1 {
+                    // Position i of the entity's neighbours, straight from petgraph's edges.
+                    let run = if e == pad.1 {
                         &[][..]
                     } else {
-                        self.entity_neighbours(e)
+                        self.entity_triple_edges(e)
                     };
-                    draw(adj, k, &mut rng, pad, &mut r2, &mut e2);
+                    let at = |i: usize| {
+                        let edge = &run[run.len() - 1 - i];
+                        (edge.weight, self.entity_of(edge.target()))
+                    };
+                    draw(run.len(), at, k, &mut rng, pad, &mut r2, &mut e2);
                 }
                 (r1, e1, r2, e2)
             })

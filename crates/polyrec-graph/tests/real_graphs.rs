@@ -28,7 +28,8 @@ fn ml100k_graph_counts_and_sampling() -> Result<(), Box<dyn std::error::Error>> 
     );
     assert_eq!(
         kg.graph.edge_count(),
-        91_631 + ds.kg.as_ref().map_or(0, |k| k.item_links.len())
+        2 * (91_631 + ds.kg.as_ref().map_or(0, |k| k.item_links.len())),
+        "every triple and link in both directions"
     );
 
     let a = kg.sample_neighbours(8, 42)?;
@@ -155,17 +156,17 @@ fn reasons_are_the_best_distinct_paths_by_the_stated_rule() -> Result<(), Box<dy
     for u in (0..history.len()).step_by(19) {
         for c in (0..20).map(|k| (u as u32 * 31 + k * 97) % n_items) {
             // Every path, sorted by the rule, duplicates (same item, same entity) removed.
-            let ce = kg.item_entities(c);
+            let ce: Vec<u32> = kg.item_entities(c).collect();
             let mut reach = std::collections::HashMap::new();
-            for &ec in ce {
-                for &(r, y) in kg.entity_neighbours(ec) {
+            for &ec in &ce {
+                for (r, y) in kg.entity_neighbours(ec) {
                     reach.entry(y).or_insert(r);
                 }
             }
             let mut all = Vec::new();
             for &(h, s) in &history[u] {
-                for &eh in kg.item_entities(h).iter().filter(|_| h != c) {
-                    for &(_, x) in kg.entity_neighbours(eh) {
+                for eh in kg.item_entities(h).filter(|_| h != c) {
+                    for (_, x) in kg.entity_neighbours(eh) {
                         let len = if ce.contains(&x) {
                             1
                         } else if reach.contains_key(&x) {
@@ -207,7 +208,7 @@ fn cold_start_items_and_users() -> Result<(), Box<dyn std::error::Error>> {
     let kg = KnowledgeGraph::from_dataset(&ds)?;
     // Remove every rating of one linked item, as if it had just been added to the catalog.
     let linked: Vec<u32> = (0..ds.items.ids.len() as u32)
-        .filter(|&i| !kg.item_entities(i).is_empty())
+        .filter(|&i| kg.item_entities(i).next().is_some())
         .collect();
     let cold = linked[linked.len() / 2];
     let mut without = ds.clone();

@@ -39,14 +39,6 @@ pub enum Error {
     /// The data do not fit what the model or the request needs.
     #[error("{0}")]
     Input(String),
-    /// A device was requested that this machine cannot provide.
-    #[error("device `{requested}` is not available: {reason}")]
-    Device {
-        /// What was asked for (`cuda`, `cuda:1`, ...).
-        requested: String,
-        /// Why it cannot be used.
-        reason: String,
-    },
 }
 
 impl Error {

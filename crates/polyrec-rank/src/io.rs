@@ -13,15 +13,10 @@ fn temp_name(path: &Path, suffix: &str) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp{suffix}", std::process::id()))
 }
 
-/// Writes bytes to `path` atomically.
+/// Writes bytes to `path` atomically (the workspace's one atomic writer,
+/// [`polyrec_data::persist::write_atomic_io`]: temporary file, sync, rename).
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_name(path, "");
-    let res = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::file(path, e));
-    }
-    Ok(())
+    polyrec_data::persist::write_atomic_io(path, bytes).map_err(|e| Error::file(path, e))
 }
 
 /// Writes a safetensors file atomically through `write(temp_path)`.

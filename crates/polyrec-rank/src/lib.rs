@@ -54,7 +54,6 @@
 //! ```
 #![warn(missing_docs)]
 
-mod device;
 mod error;
 pub mod evaluate;
 pub mod features;
@@ -68,12 +67,12 @@ mod ranker;
 pub mod tower;
 pub mod train;
 
-pub use device::{DeviceReport, DeviceRequest};
 pub use error::{Error, Result};
 pub use features::{
     EncodedRows, EntityFeatures, FeatureConfig, FeatureSpace, Inputs, TextEncoderSpec,
 };
 pub use input_layer::{SideTables, TextTuning};
 pub use models::{Architecture, MODEL_HELP, ModelConfig};
+pub use polyrec_encode::{DeviceReport, DeviceRequest};
 pub use ranker::{Output, Ranker, TEXT_ENCODER_PREFIX};
 pub use train::config::{RunConfig, SplitConfig, TrainConfig};

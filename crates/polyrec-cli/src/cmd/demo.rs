@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use polyrec::rank::DeviceRequest;
 use polyrec::{NewItem, Pipeline, Request};
 
 const ML100K_SPEC: &str = include_str!("../../../../examples/data/ml-100k.toml");
@@ -25,7 +26,7 @@ pub struct DemoArgs {
     model: Option<PathBuf>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// The free-text request to answer.
     #[arg(long, default_value = "a light comedy for a rainy evening")]
     request: String,
@@ -55,7 +56,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut pipeline = Pipeline::new(spec);
     pipeline.data_dir = a.data_dir;
     pipeline.text_model = a.model;
-    pipeline.device = a.device.parse()?;
+    pipeline.device = a.device;
     if let Some(e) = a.epochs {
         pipeline.run.train.epochs = e;
     }

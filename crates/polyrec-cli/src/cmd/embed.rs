@@ -27,11 +27,11 @@ pub struct EmbedArgs {
     batch_size: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// Half precision (CUDA only).
     #[arg(long)]
     half: bool,
-    /// Intra-op CPU threads for libtorch.
+    /// CPU workers, each encoding one batch on one libtorch thread (default: all cores).
     #[arg(long)]
     threads: Option<i32>,
     /// Embedding cache folder: repeated texts are not recomputed.
@@ -40,7 +40,7 @@ pub struct EmbedArgs {
 }
 
 pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let model = match a.model {
         Some(m) => m,
         None => default_model_dir().context(
@@ -49,11 +49,19 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
     };
     let texts = io::read_texts(&a.input)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // The application owns libtorch's (process-wide) thread settings: one intra-op thread
+    // per worker, as many workers as threads asked for (or cores).
+    let workers = match a.threads {
+        Some(t) if !(1..=1024).contains(&t) => anyhow::bail!("--threads {t}: must be in 1..=1024"),
+        Some(t) => t,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
+    };
+    polyrec::encode::tch::set_num_threads(1);
     let options = EncoderOptions {
         device,
         batch_size: a.batch_size.max(1),
         half: a.half,
-        threads: a.threads,
+        threads: Some(workers),
         cpu_workers: None,
     };
     let encoder = SentenceEncoder::load(&model, options)?;

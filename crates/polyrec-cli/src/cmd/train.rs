@@ -47,7 +47,7 @@ pub struct TrainArgs {
     epochs: Option<usize>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceRequest,
     /// CPU threads for libtorch (default: libtorch's choice).
     #[arg(long)]
     threads: Option<i32>,
@@ -117,7 +117,7 @@ pub struct EvalArgs {
     data_dir: Option<PathBuf>,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, default_value = "cpu")]
-    device: String,
+    device: DeviceRequest,
     /// CPU threads for libtorch.
     #[arg(long)]
     threads: Option<i32>,
@@ -214,7 +214,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         run: cfg,
         data_dir: a.data_dir,
         text_model: a.text_model,
-        device: a.device.parse::<DeviceRequest>()?,
+        device: a.device,
         cache_dir: None,
     };
     let trained = pipeline.run(&a.out, &mut Bars { bar: None })?;
@@ -230,7 +230,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
-    let device = a.device.parse::<DeviceRequest>()?.resolve()?;
+    let device = a.device.resolve()?;
     let (model, mut cfg) = model_dir::load(&a.model, device)?;
     let spec_path = match (&a.spec, &cfg.spec) {
         (Some(s), _) => s.clone(),

@@ -1,4 +1,8 @@
 //! Choosing where tensors live: CUDA when present, CPU otherwise, or what the user asks.
+//!
+//! The encoder is the lowest crate that places tensors, so the one device type lives here;
+//! the ranking crate, the facade and the CLI (`--device`, parsed by clap through
+//! [`FromStr`]) use it.
 
 use std::fmt;
 use std::str::FromStr;

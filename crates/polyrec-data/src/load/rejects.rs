@@ -1,0 +1,79 @@
+//! Rejected rows: collected under the spec's policy, and written to the reject file.
+
+use std::path::{Path, PathBuf};
+
+use crate::spec::{DatasetSpec, ErrorPolicy};
+use crate::{Error, MAX_REPORTED_ERRORS, Result, RowError};
+
+/// Collects rejected rows under the spec's policy.
+pub(super) struct Rejects {
+    policy: ErrorPolicy,
+    rows: Vec<RowError>,
+}
+
+impl Rejects {
+    pub(super) fn new(policy: ErrorPolicy) -> Self {
+        Self {
+            policy,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Rows rejected so far.
+    pub(super) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Records one rejected row; under `fail`, stops once enough errors are seen.
+    pub(super) fn push(&mut self, e: RowError) -> Result<()> {
+        self.rows.push(e);
+        if self.policy == ErrorPolicy::Fail && self.rows.len() >= MAX_REPORTED_ERRORS {
+            return Err(self.fail());
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self) -> Error {
+        let errors = std::mem::take(&mut self.rows);
+        Error::InvalidRows {
+            total: errors.len(),
+            errors,
+        }
+    }
+
+    /// At the end of a load: under `fail`, any rejected row is an error; under `skip`, the
+    /// rows go to the reject file, whose path is returned. `None` when nothing was rejected.
+    pub(super) fn finish(&mut self, spec: &DatasetSpec) -> Result<Option<PathBuf>> {
+        if self.rows.is_empty() {
+            return Ok(None);
+        }
+        match spec.on_error {
+            ErrorPolicy::Fail => Err(self.fail()),
+            ErrorPolicy::Skip => {
+                let file = spec
+                    .reject_file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.tsv", spec.name)));
+                write_rejects(&file, &self.rows)?;
+                Ok(Some(file))
+            }
+        }
+    }
+}
+
+/// Writes rejected rows as TSV (file, line, field, value, reason), atomically.
+fn write_rejects(path: &Path, rows: &[RowError]) -> Result<()> {
+    let mut out = String::from("file\tline\tfield\tvalue\treason\n");
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    for e in rows {
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            e.file.display(),
+            e.line,
+            clean(&e.field),
+            clean(&e.value),
+            clean(&e.reason)
+        ));
+    }
+    crate::persist::write_atomic(path, out.as_bytes())
+}

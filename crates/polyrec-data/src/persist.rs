@@ -1,0 +1,75 @@
+//! Atomic file writes and content digests: the leaf every other module of the crate (the
+//! loader's reject file, the binary cache, the spec's digest) uses, and which imports none of
+//! them. The crates above use the same writer ([`write_atomic_io`]) for their files
+//! (embeddings, embedding caches, model directories): one atomic writer in the workspace.
+
+use std::io::Write;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// Hex SHA-256 of some bytes.
+pub fn hex_digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lower-case hex of a digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, synced, then
+/// renamed over `path` (tempfile's `persist`): readers never see a half-written file, and a
+/// failed write leaves no temporary file behind. Missing parent folders are created; the
+/// file gets the permissions `File::create` would give it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_io(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+/// [`write_atomic`] with the plain I/O error, for crates that wrap it in their own error.
+pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".polyrec-").suffix(".tmp");
+    // Like `File::create`: 0o666 less the umask, not tempfile's private 0o600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary_file() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("sub").join("out.txt");
+        write_atomic(&path, b"first")?;
+        write_atomic(&path, b"second")?;
+        assert_eq!(std::fs::read(&path).ok().as_deref(), Some(&b"second"[..]));
+        let entries = std::fs::read_dir(dir.path().join("sub"))
+            .map_err(|e| Error::io(dir.path(), e))?
+            .count();
+        assert_eq!(entries, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn digest_is_hex_sha256() {
+        assert_eq!(
+            hex_digest(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
