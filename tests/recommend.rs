@@ -298,6 +298,28 @@ fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
 /// counts, and drains on shutdown.
 fn serve_over_http(rec: Recommender) -> Res<()> {
     use polyrec::serve::{Client, Service, serve};
+    // A known user's top K without text, once computed, is answered from the caches (inline
+    // in the service); with a query it is not. Either way the answer is the library's.
+    let plain = Request {
+        user: Some("196".into()),
+        k: Some(5),
+        ..Default::default()
+    };
+    let expected: Vec<String> = rec
+        .recommend(&plain)?
+        .items
+        .into_iter()
+        .map(|i| i.item)
+        .collect();
+    assert!(rec.answers_from_cache(&plain));
+    assert!(!rec.answers_from_cache(&Request {
+        query: Some("a light comedy".into()),
+        ..plain.clone()
+    }));
+    assert!(!rec.answers_from_cache(&Request {
+        user: Some("nobody".into()),
+        ..plain.clone()
+    }));
     let service = std::sync::Arc::new(Service::new(vec![rec])?);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -321,6 +343,15 @@ fn serve_over_http(rec: Recommender) -> Res<()> {
     let v = json(&body)?;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(5));
     assert!(v["items"][0]["scores"]["like"].is_number());
+    let (status, body) = c.send("POST", "/recommend", br#"{"user": "196", "k": 5}"#)?;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let got: Vec<String> = json(&body)?["items"]
+        .as_array()
+        .ok_or("items")?
+        .iter()
+        .filter_map(|i| i["item"].as_str().map(String::from))
+        .collect();
+    assert_eq!(got, expected);
 
     for (body, want_status, want_field) in [
         (&br#"{"user": 196}"#[..], 400, "user"),
@@ -361,7 +392,7 @@ fn serve_over_http(rec: Recommender) -> Res<()> {
     assert_eq!(status, 200);
     let text = String::from_utf8(body)?;
     assert!(
-        text.contains(r#"polyrec_requests_total{route="recommend",status="200"} 1"#),
+        text.contains(r#"polyrec_requests_total{route="recommend",status="200"} 2"#),
         "{text}"
     );
     // Six bad bodies and the oversized one.

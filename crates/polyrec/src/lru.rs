@@ -42,6 +42,11 @@ impl<K: Hash + Eq + Copy, V: Clone> Lru<K, V> {
         }
     }
 
+    /// Whether `key` is held (neither a use nor a hit).
+    pub(crate) fn contains(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
     /// Stores `value`; when full, first forgets the older half (amortised O(1) per insert).
     pub(crate) fn insert(&mut self, key: K, value: V) {
         if self.capacity == 0 {

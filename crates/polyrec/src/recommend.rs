@@ -303,8 +303,22 @@ fn softmax_weights<T>(sims: &[(T, f32)]) -> (f64, Vec<f64>) {
     (top, w.into_iter().map(|x| x / total).collect())
 }
 
+/// Dot product with eight independent partial sums, so that the compiler vectorises it (a
+/// plain `sum()` must add in order and stays scalar: it was the largest cost of a warm
+/// request).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc.iter().sum::<f32>() + tail
 }
 
 const STOPWORDS: &[&str] = &[
@@ -635,20 +649,20 @@ impl Recommender {
         }
         // Candidates.
         let total = n_items + self.added.len();
-        let consumed = user.map(|u| &self.consumed[u as usize]);
-        let req_liked: HashSet<u32> = liked[liked.len() - req.liked.len()..]
-            .iter()
-            .map(|&(i, _)| i)
-            .collect();
-        let keep = |c: usize| -> bool {
-            if c < n_items
-                && !req.include_consumed
-                && consumed.is_some_and(|s| s.contains(&(c as u32)))
-            {
-                return false;
+        // Items left out: what the user consumed (unless asked for) and what the request
+        // says they liked, as a mask over the catalog.
+        let mut excluded = vec![false; n_items];
+        if let Some(u) = user
+            && !req.include_consumed
+        {
+            for &i in &self.consumed[u as usize] {
+                excluded[i as usize] = true;
             }
-            !(c < n_items && req_liked.contains(&(c as u32)))
-        };
+        }
+        for &(i, _) in &liked[liked.len() - req.liked.len()..] {
+            excluded[i as usize] = true;
+        }
+        let keep = |c: usize| -> bool { c >= n_items || !excluded[c] };
         let mut candidates: Vec<usize> = if total <= self.candidate_limit {
             (0..total).filter(|&c| keep(c)).collect()
         } else {
@@ -712,10 +726,9 @@ impl Recommender {
                 }
             });
         }
-        // Ranking.
+        // Ranking: `predictions` is `[candidates x heads]`, row-major.
         let predictions = self.score(user, scenario, &candidates, profile_vec.as_deref())?;
-        let mut scored: Vec<(usize, f64, Option<f64>, Vec<f64>)> =
-            Vec::with_capacity(candidates.len());
+        let hn = heads.len();
         let norms: Vec<(f64, f64)> = heads
             .iter()
             .enumerate()
@@ -725,7 +738,7 @@ impl Recommender {
                     ..
                 } => (f64::from(*lo), f64::from(*hi)),
                 HeadKind::Regression { .. } => {
-                    let col = predictions.iter().map(|p| p[t]);
+                    let col = predictions.iter().skip(t).step_by(hn.max(1)).copied();
                     let lo = col.clone().fold(f64::INFINITY, f64::min);
                     let hi = col.fold(f64::NEG_INFINITY, f64::max);
                     (lo, hi)
@@ -733,22 +746,38 @@ impl Recommender {
                 _ => (0.0, 1.0),
             })
             .collect();
-        for (&c, p) in candidates.iter().zip(&predictions) {
-            let personal: f64 = weights
-                .iter()
-                .zip(p)
-                .zip(&norms)
-                .filter(|((w, _), _)| **w > 0.0)
-                .map(|((w, v), (lo, hi))| w * ((v - lo) / (hi - lo).max(1e-9)).clamp(0.0, 1.0))
-                .sum::<f64>()
-                / total_w;
-            let rel = relevance_vec.map(|v| f64::from(dot(v, self.item_vec(c))));
-            let score = match rel {
-                Some(r) => (1.0 - text_weight) * personal + text_weight * r.max(0.0),
-                None => personal,
-            };
-            scored.push((c, score, rel, p.clone()));
-        }
+        // Only the tasks with a positive weight take part: (head, weight / total, low, span).
+        let blend: Vec<(usize, f64, f64, f64)> = weights
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| **w > 0.0)
+            .map(|(t, w)| {
+                (
+                    t,
+                    w / total_w,
+                    norms[t].0,
+                    (norms[t].1 - norms[t].0).max(1e-9),
+                )
+            })
+            .collect();
+        // (item, score, text relevance, row of `predictions`)
+        let mut scored: Vec<(usize, f64, Option<f64>, usize)> = candidates
+            .iter()
+            .enumerate()
+            .map(|(pos, &c)| {
+                let p = &predictions[pos * hn..(pos + 1) * hn];
+                let personal: f64 = blend
+                    .iter()
+                    .map(|&(t, w, lo, span)| w * ((p[t] - lo) / span).clamp(0.0, 1.0))
+                    .sum();
+                let rel = relevance_vec.map(|v| f64::from(dot(v, self.item_vec(c))));
+                let score = match rel {
+                    Some(r) => (1.0 - text_weight) * personal + text_weight * r.max(0.0),
+                    None => personal,
+                };
+                (c, score, rel, pos)
+            })
+            .collect();
         let diversity = req.diversity.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&diversity) {
             return Err(bad("diversity", format!("{diversity} is not in [0, 1]")));
@@ -770,11 +799,11 @@ impl Recommender {
         }
         let items = scored
             .into_iter()
-            .map(|(c, score, rel, p)| {
+            .map(|(c, score, rel, pos)| {
                 let (item, name) = self.item_name(c);
                 let scores = heads
                     .iter()
-                    .zip(&p)
+                    .zip(&predictions[pos * hn..(pos + 1) * hn])
                     .filter(|(h, _)| !h.user_level)
                     .map(|(h, v)| (h.name.clone(), *v))
                     .collect();
@@ -835,16 +864,17 @@ impl Recommender {
         out
     }
 
-    /// The model's predictions (label units, `heads` per item) for `items`.
+    /// The model's predictions (label units) for `items`, `[items x heads]` row-major.
     fn predict(
         &self,
         user: Option<u32>,
         scenario: u32,
         items: &[usize],
         profile: Option<&[f32]>,
-    ) -> Vec<Vec<f64>> {
+    ) -> Vec<f64> {
         let space = self.ranker.space();
         let device = self.ranker.device();
+        let heads = self.ranker.heads().len();
         let user_text = |b: usize| -> Option<Tensor> {
             match (user, profile) {
                 (None, Some(p)) if space.user_text_dim == p.len() as i64 => Some(
@@ -856,7 +886,7 @@ impl Recommender {
                 _ => None,
             }
         };
-        let mut out = Vec::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.len() * heads);
         for chunk in items.chunks(8192) {
             let triples: Vec<(Option<u32>, Option<u32>, u32)> = chunk
                 .iter()
@@ -878,10 +908,8 @@ impl Recommender {
                 })
                 .collect();
             for r in 0..chunk.len() {
-                out.push(
-                    cols.iter()
-                        .map(|c| c.get(r).copied().unwrap_or(0.0))
-                        .collect(),
+                out.extend(
+                    (0..heads).map(|h| cols.get(h).and_then(|c| c.get(r)).copied().unwrap_or(0.0)),
                 );
             }
         }
@@ -901,7 +929,6 @@ impl Recommender {
         let flat: Vec<f32> = self
             .predict(Some(user), scenario, &all, None)
             .into_iter()
-            .flatten()
             .map(|v| v as f32)
             .collect();
         let flat = Arc::new(flat);
@@ -910,19 +937,47 @@ impl Recommender {
     }
 
     /// Computes and caches the predictions of these known users in these scenarios (the
-    /// warm-up of a service), returning how many were computed.
+    /// warm-up of a service), and the graph reasons of each one's default top 10 there;
+    /// returns how many prediction rows were computed.
     pub fn warm_up(&self, keys: &[(u32, u32)]) -> usize {
         let mut n = 0;
         for &(u, s) in keys {
             if (u as usize) < self.ds.users.ids.len()
                 && (s as usize) < self.ds.scenarios.len().max(1)
-                && lock(&self.score_cache).get(&(u, s)).is_none()
+                && !lock(&self.score_cache).contains(&(u, s))
             {
                 self.catalog_predictions(u, s);
                 n += 1;
+                let req = Request {
+                    user: Some(self.ds.users.ids.names()[u as usize].clone()),
+                    scenario: self.ds.scenarios.get(s as usize).cloned(),
+                    ..Request::default()
+                };
+                // Only for the caches: a failure here is the request's to report later.
+                let _ = self.recommend(&req);
             }
         }
         n
+    }
+
+    /// Whether answering `req` needs neither the language model nor the ranking model: a
+    /// known user, no query or profile text, and their predictions in the scenario cached
+    /// (such a request costs well under a millisecond; the service answers it inline).
+    pub fn answers_from_cache(&self, req: &Request) -> bool {
+        if req.query.is_some() || req.profile.is_some() || !req.liked.is_empty() {
+            return false;
+        }
+        let Some(u) = req.user.as_ref().and_then(|id| self.ds.users.ids.get(id)) else {
+            return false;
+        };
+        let s = match &req.scenario {
+            Some(name) => match self.ds.scenarios.iter().position(|x| x == name) {
+                Some(p) => p as u32,
+                None => return false,
+            },
+            None => u32::from(self.last_scenario[u as usize]),
+        };
+        self.ds.items.ids.len() <= self.candidate_limit && lock(&self.score_cache).contains(&(u, s))
     }
 
     /// Makes this recommender use `other`'s caches (replicas of one model in a service
@@ -943,16 +998,17 @@ impl Recommender {
         ]
     }
 
-    /// Each task's prediction (label units) for every candidate, in the scenario.
+    /// Each task's prediction (label units) for every candidate in the scenario,
+    /// `[candidates x heads]` row-major.
     fn score(
         &self,
         user: Option<u32>,
         scenario: u32,
         candidates: &[usize],
         profile: Option<&[f32]>,
-    ) -> Result<Vec<Vec<f64>>, Error> {
+    ) -> Result<Vec<f64>, Error> {
         let n_items = self.ds.items.ids.len();
-        let heads = self.ranker.heads().len();
+        let h = self.ranker.heads().len();
         // A known user's predictions do not depend on `profile` (only a new user's text goes
         // into the model), so they come from the per-user cache.
         let cached = match user {
@@ -961,30 +1017,35 @@ impl Recommender {
             }
             _ => None,
         };
-        let predict = |items: &[usize]| -> Vec<Vec<f64>> {
+        let predict = |items: &[usize]| -> Vec<f64> {
             match &cached {
                 Some(all) => items
                     .iter()
-                    .map(|&c| {
-                        all[c * heads..(c + 1) * heads]
-                            .iter()
-                            .map(|&v| f64::from(v))
-                            .collect()
-                    })
+                    .flat_map(|&c| all[c * h..(c + 1) * h].iter().map(|&v| f64::from(v)))
                     .collect(),
                 None => self.predict(user, scenario, items, profile),
             }
         };
-        let (known, new): (Vec<usize>, Vec<usize>) =
-            candidates.iter().copied().partition(|&c| c < n_items);
-        let mut by_item: std::collections::HashMap<usize, Vec<f64>> =
-            known.iter().copied().zip(predict(&known)).collect();
+        let known_pos: Vec<usize> = (0..candidates.len())
+            .filter(|&p| candidates[p] < n_items)
+            .collect();
+        if known_pos.len() == candidates.len() {
+            return Ok(predict(candidates));
+        }
+        let known: Vec<usize> = known_pos.iter().map(|&p| candidates[p]).collect();
+        // `table` holds predictions for the items of `row_of` (item -> row).
+        let mut table = predict(&known);
+        let mut row_of: std::collections::HashMap<usize, usize> =
+            known.iter().enumerate().map(|(r, &c)| (c, r)).collect();
         // A new item takes the model's predictions for its nearest catalog items by text,
         // weighted by similarity: the model never saw an item without id and attributes.
-        let neighbours: Vec<Vec<(usize, f32)>> = new
+        let new_pos: Vec<usize> = (0..candidates.len())
+            .filter(|&p| candidates[p] >= n_items)
+            .collect();
+        let neighbours: Vec<Vec<(usize, f32)>> = new_pos
             .iter()
-            .map(|&c| {
-                let v = self.item_vec(c);
+            .map(|&p| {
+                let v = self.item_vec(candidates[p]);
                 let mut sims: Vec<(usize, f32)> = (0..n_items)
                     .map(|j| (j, dot(v, self.item_vec(j)).max(0.0)))
                     .collect();
@@ -1000,29 +1061,31 @@ impl Recommender {
             .iter()
             .flatten()
             .map(|&(j, _)| j)
-            .filter(|j| !by_item.contains_key(j))
+            .filter(|j| !row_of.contains_key(j))
             .collect();
         missing.sort_unstable();
         missing.dedup();
-        let extra = predict(&missing);
-        by_item.extend(missing.into_iter().zip(extra));
-        for (&c, near) in new.iter().zip(&neighbours) {
+        let first = table.len() / h.max(1);
+        table.extend(predict(&missing));
+        row_of.extend(missing.into_iter().enumerate().map(|(r, c)| (c, first + r)));
+        let mut out = vec![0.0; candidates.len() * h];
+        for (r, &p) in known_pos.iter().enumerate() {
+            out[p * h..(p + 1) * h].copy_from_slice(&table[r * h..(r + 1) * h]);
+        }
+        for (&p, near) in new_pos.iter().zip(&neighbours) {
             let (_, w) = softmax_weights(near);
-            let mut avg = vec![0.0; self.ranker.heads().len()];
+            let avg = &mut out[p * h..(p + 1) * h];
             for (&(j, _), wj) in near.iter().zip(&w) {
-                for (a, v) in avg.iter_mut().zip(&by_item[&j]) {
+                let r = row_of[&j];
+                for (a, v) in avg.iter_mut().zip(&table[r * h..(r + 1) * h]) {
                     *a += wj * v;
                 }
             }
             if let Some(u) = user {
-                self.blend_history(u, c, &mut avg);
+                self.blend_history(u, candidates[p], avg);
             }
-            by_item.insert(c, avg);
         }
-        Ok(candidates
-            .iter()
-            .map(|c| by_item.get(c).cloned().unwrap_or_default())
-            .collect())
+        Ok(out)
     }
 
     /// Moves a new item's borrowed predictions towards the user's own labels on the items of

@@ -57,6 +57,9 @@ struct RouteStats {
 /// Recommender replicas and the service's counters.
 pub struct Service {
     replicas: Vec<Mutex<Recommender>>,
+    /// One permit per replica: model work waits for one on the async side, so that no more
+    /// blocking threads run than there are replicas to run on.
+    permits: tokio::sync::Semaphore,
     next: AtomicUsize,
     stats: Mutex<BTreeMap<&'static str, RouteStats>>,
     started: Instant,
@@ -92,6 +95,7 @@ impl Service {
         }
         let users = UserIndex::new(replicas[0].dataset());
         Ok(Self {
+            permits: tokio::sync::Semaphore::new(replicas.len()),
             replicas: replicas.into_iter().map(Mutex::new).collect(),
             next: AtomicUsize::new(0),
             stats: Mutex::new(BTreeMap::new()),
@@ -127,6 +131,16 @@ impl Service {
             }
         }
         f(&lock(&self.replicas[start % n]))
+    }
+
+    /// Runs `f` on a replica that is free now, if any (`None` when all are busy or `f`
+    /// declines).
+    fn try_with_free_replica<T>(&self, f: impl FnOnce(&Recommender) -> Option<T>) -> Option<T> {
+        let n = self.replicas.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .find_map(|i| self.replicas[(start + i) % n].try_lock().ok())
+            .and_then(|r| f(&r))
     }
 
     /// Computes every known user's predictions in every scenario before serving, the
@@ -295,11 +309,20 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Box<HttpResponse>> {
     })
 }
 
-/// Runs model work on the blocking pool, off the async threads.
+/// Runs model work on the blocking pool, off the async threads, at most one task per
+/// replica at a time (the others wait here, without a thread: more threads than replicas
+/// would only queue on the replicas' locks and crowd the cores).
 pub(crate) async fn blocking(
     service: &Arc<Service>,
     run: impl FnOnce(Arc<Service>) -> HttpResponse + Send + 'static,
 ) -> HttpResponse {
+    let Ok(_permit) = service.permits.acquire().await else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is shutting down".into(),
+            None,
+        );
+    };
     let s = Arc::clone(service);
     match tokio::task::spawn_blocking(move || run(s)).await {
         Ok(r) => r,
@@ -336,6 +359,20 @@ async fn track(
 }
 
 async fn recommend(State(service): State<Arc<Service>>, body: Bytes) -> HttpResponse {
+    // A request the caches answer (a known user's top K without text) runs here on the
+    // async thread when a replica is free at once: it costs well under a millisecond, less
+    // than handing it to another thread. Everything else goes to the blocking pool.
+    if let Ok(req) = serde_json::from_slice::<Request>(&body)
+        && let Ok(_permit) = service.permits.try_acquire()
+        && let Some(resp) = service.try_with_free_replica(|r| {
+            r.answers_from_cache(&req).then(|| match r.recommend(&req) {
+                Ok(resp) => (StatusCode::OK, Json(resp)).into_response(),
+                Err(e) => from_error(&e),
+            })
+        })
+    {
+        return resp;
+    }
     blocking(&service, move |s| {
         let req: Request = match parse(&body) {
             Ok(r) => r,
