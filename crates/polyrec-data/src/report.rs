@@ -1,5 +1,6 @@
 //! Row accounting: what loading read, accepted and rejected, per file.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -24,12 +25,23 @@ pub struct LoadReport {
     pub files: Vec<FileReport>,
     /// The reject file, when rows were rejected under `skip`.
     pub reject_file: Option<PathBuf>,
+    /// Personal-data values masked in user-side text and rejected rows, per kind
+    /// (`"email"`, `"phone"`, ...); kinds with none are absent. Never the values.
+    #[serde(default)]
+    pub redactions: BTreeMap<String, u64>,
 }
 
 impl LoadReport {
     /// Total rejected rows.
     pub fn rejected(&self) -> usize {
         self.files.iter().map(|f| f.rejected).sum()
+    }
+
+    /// Adds masked-value counts.
+    pub(crate) fn add_redactions(&mut self, counts: &polyrec_privacy::Counts) {
+        for (kind, n) in counts.iter().filter(|&(_, n)| n > 0) {
+            *self.redactions.entry(kind.name().to_string()).or_default() += n;
+        }
     }
 }
 
@@ -47,6 +59,18 @@ impl std::fmt::Display for LoadReport {
         }
         if let Some(p) = &self.reject_file {
             writeln!(f, "rejected rows written to {}", p.display())?;
+        }
+        if !self.redactions.is_empty() {
+            let list: Vec<String> = self
+                .redactions
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            writeln!(
+                f,
+                "personal data masked in user-side text: {}",
+                list.join(", ")
+            )?;
         }
         Ok(())
     }

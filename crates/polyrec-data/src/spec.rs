@@ -44,6 +44,12 @@ pub struct DatasetSpec {
     /// User-user edges (friendships, follows).
     #[serde(default)]
     pub social: Option<SocialSpec>,
+    /// Personal data (e-mail, phone, card, IBAN, ID and IP numbers, URL credentials) masked
+    /// in user-side text while loading: the `[users]` text and the `[interactions]` text,
+    /// and every value quoted in a rejected row. Default: on, every kind, label masks
+    /// (`[EMAIL]`, ...). See `docs/privacy.md`.
+    #[serde(default)]
+    pub privacy: polyrec_privacy::PrivacySpec,
 }
 
 /// Policy for invalid rows.
@@ -306,6 +312,9 @@ impl DatasetSpec {
     }
 
     fn check(&self, origin: &Path) -> Result<()> {
+        self.privacy
+            .validate()
+            .map_err(|e| Error::spec(origin, format!("[privacy]: {e}")))?;
         if self.tasks.is_empty() {
             return Err(Error::spec(
                 origin,

@@ -9,6 +9,10 @@
 //! | [`kg`] | knowledge-graph triples, item-entity links and entity names |
 //! | [`social`] | user-user edges |
 //! | [`rejects`] | rejected rows under the spec's policy, and the reject file |
+//!
+//! User-side text (the users' text and the interactions' text) passes through the spec's
+//! [`polyrec_privacy::Redactor`] before it is stored, and so does every value quoted in a
+//! rejected row.
 
 mod entities;
 mod interactions;
@@ -18,6 +22,8 @@ mod rejects;
 mod social;
 
 use std::path::{Path, PathBuf};
+
+use polyrec_privacy::{Counts, Redactor};
 
 use crate::read::{RawTable, read_table};
 use crate::spec::{DatasetSpec, FileSpec, Source};
@@ -38,7 +44,7 @@ impl Dataset {
 
     /// Loads from a parsed spec with relative paths resolved against `data_dir`.
     pub fn load_spec(spec: &DatasetSpec, data_dir: &Path) -> Result<Self> {
-        Loader::new(spec, data_dir).run()
+        Loader::new(spec, data_dir)?.run()
     }
 }
 
@@ -48,6 +54,8 @@ struct Loader<'a> {
     spec: &'a DatasetSpec,
     dir: &'a Path,
     rejects: Rejects,
+    /// The spec's redactor (`None` when `[privacy] enabled = false`).
+    redactor: Option<Redactor>,
     report: LoadReport,
     /// Classes met so far, per task (empty for tasks that are not multiclass).
     classes: Vec<Vocab>,
@@ -61,21 +69,53 @@ fn parse_num(s: &str) -> Option<f64> {
 }
 
 impl<'a> Loader<'a> {
-    fn new(spec: &'a DatasetSpec, dir: &'a Path) -> Self {
+    fn new(spec: &'a DatasetSpec, dir: &'a Path) -> Result<Self> {
         let mut scenarios = Vocab::new();
         if let Some(s) = &spec.scenario {
             for b in &s.buckets {
                 scenarios.insert(&b.name);
             }
         }
-        Self {
+        let redactor = if spec.privacy.enabled {
+            Some(Redactor::new(&spec.privacy).map_err(|e| {
+                crate::Error::spec(PathBuf::from(&spec.name), format!("[privacy]: {e}"))
+            })?)
+        } else {
+            None
+        };
+        Ok(Self {
             spec,
             dir,
-            rejects: Rejects::new(spec.on_error),
+            rejects: Rejects::new(spec.on_error, redactor.clone()),
+            redactor,
             report: LoadReport::default(),
             classes: vec![Vocab::new(); spec.tasks.len()],
             scenarios,
+        })
+    }
+
+    /// Masks personal data in the user-side texts, counting what was masked: the users'
+    /// texts, the interactions' texts, and the items' texts when they come from the log
+    /// (no catalog file: an item's text is then a user's review).
+    fn redact(
+        &mut self,
+        users: &mut crate::Users,
+        items: &mut crate::Items,
+        interactions: &mut crate::Interactions,
+    ) {
+        let Some(r) = &self.redactor else { return };
+        let from_log = self.spec.items.as_ref().is_none_or(|i| i.file.is_none());
+        let item_texts = items.texts.iter_mut().filter(|_| from_log);
+        let mut counts = Counts::default();
+        let texts = users
+            .texts
+            .iter_mut()
+            .chain(item_texts)
+            .chain(interactions.texts.iter_mut().flatten());
+        for t in texts.flatten() {
+            counts.merge(&r.redact_in_place(t));
         }
+        self.report.add_redactions(&counts);
     }
 
     /// Loads users, items, interactions, the knowledge graph and social edges in that order
@@ -100,7 +140,10 @@ impl<'a> Loader<'a> {
             None => Vec::new(),
         };
         self.report.reject_file = self.rejects.finish(spec)?;
-        let (users, items) = log.entities(users, items);
+        let rejected_masked = self.rejects.redactions;
+        self.report.add_redactions(&rejected_masked);
+        let (mut users, mut items) = log.entities(users, items);
+        self.redact(&mut users, &mut items, &mut log.interactions);
         let tasks = spec
             .tasks
             .iter()

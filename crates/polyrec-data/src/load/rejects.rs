@@ -2,20 +2,28 @@
 
 use std::path::{Path, PathBuf};
 
+use polyrec_privacy::{Counts, Redactor};
+
 use crate::spec::{DatasetSpec, ErrorPolicy};
 use crate::{Error, MAX_REPORTED_ERRORS, Result, RowError};
 
-/// Collects rejected rows under the spec's policy.
+/// Collects rejected rows under the spec's policy; the value and the reason of each are
+/// redacted first, since both are written to the reject file or quoted in an error.
 pub(super) struct Rejects {
     policy: ErrorPolicy,
     rows: Vec<RowError>,
+    redactor: Option<Redactor>,
+    /// Values masked in rejected rows.
+    pub(super) redactions: Counts,
 }
 
 impl Rejects {
-    pub(super) fn new(policy: ErrorPolicy) -> Self {
+    pub(super) fn new(policy: ErrorPolicy, redactor: Option<Redactor>) -> Self {
         Self {
             policy,
             rows: Vec::new(),
+            redactor,
+            redactions: Counts::default(),
         }
     }
 
@@ -25,7 +33,11 @@ impl Rejects {
     }
 
     /// Records one rejected row; under `fail`, stops once enough errors are seen.
-    pub(super) fn push(&mut self, e: RowError) -> Result<()> {
+    pub(super) fn push(&mut self, mut e: RowError) -> Result<()> {
+        if let Some(r) = &self.redactor {
+            self.redactions.merge(&r.redact_in_place(&mut e.value));
+            self.redactions.merge(&r.redact_in_place(&mut e.reason));
+        }
         self.rows.push(e);
         if self.policy == ErrorPolicy::Fail && self.rows.len() >= MAX_REPORTED_ERRORS {
             return Err(self.fail());
