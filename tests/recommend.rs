@@ -63,6 +63,17 @@ fn genre_of(ds: &Dataset, item: &str) -> String {
 fn a_trained_model_recommends_explains_and_serves_cold_start() -> Res<()> {
     let dir = tempfile::tempdir()?;
     train(dir.path())?;
+    // What was learned from users' data is owner-only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| -> std::io::Result<u32> {
+            Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+        };
+        assert_eq!(mode(dir.path())?, 0o700);
+        assert_eq!(mode(&dir.path().join("model.safetensors"))?, 0o600);
+        assert_eq!(mode(&dir.path().join("checkpoint"))?, 0o700);
+    }
     let mut rec = Recommender::load(dir.path(), &LoadOptions::default())?;
     let ds = rec.dataset().clone();
 

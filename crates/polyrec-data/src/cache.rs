@@ -63,7 +63,8 @@ pub fn load_cached(
     bytes.extend_from_slice(key.as_bytes());
     bytes.extend_from_slice(hex_digest(&payload).as_bytes());
     bytes.extend_from_slice(&payload);
-    write_atomic(&path, &bytes)?;
+    // The dataset holds user texts and histories: owner-only.
+    crate::persist::write_private_io(&path, &bytes).map_err(|e| Error::io(&path, e))?;
     Ok((ds, false))
 }
 

@@ -30,6 +30,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// [`write_atomic`] with the plain I/O error, for crates that wrap it in their own error.
 pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, false)
+}
+
+/// [`write_atomic_io`] for files derived from personal data (embedding caches, dataset
+/// caches, model directories): on Unix the file is owner-only (0o600) from its first
+/// byte, and its folder is made owner-only (0o700). Elsewhere the same as
+/// [`write_atomic_io`].
+pub fn write_private_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_with_mode(path, bytes, true)
+}
+
+/// Makes `path` owner-only on Unix: a folder 0o700 with everything under it (folders 0o700,
+/// files 0o600), a file 0o600. Links are not followed. Does nothing elsewhere.
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::symlink_metadata(path)?;
+        if meta.is_dir() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+            for entry in std::fs::read_dir(path)? {
+                make_private(&entry?.path())?;
+            }
+        } else if meta.is_file() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+fn write_with_mode(path: &Path, bytes: &[u8], private: bool) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -37,9 +70,19 @@ pub fn write_atomic_io(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut builder = tempfile::Builder::new();
     builder.prefix(".polyrec-").suffix(".tmp");
-    // Like `File::create`: 0o666 less the umask, not tempfile's private 0o600.
     #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if private {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            builder.permissions(std::fs::Permissions::from_mode(0o600));
+        } else {
+            // Like `File::create`: 0o666 less the umask, not tempfile's private 0o600.
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = private;
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -62,6 +105,34 @@ mod tests {
             .map_err(|e| Error::io(dir.path(), e))?
             .count();
         assert_eq!(entries, 1);
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_files_and_folders_are_owner_only() -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| -> std::io::Result<u32> {
+            Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+        };
+        let dir = tempfile::tempdir()?;
+        let cache = dir.path().join("cache");
+        write_private_io(&cache.join("a.bin"), b"x")?;
+        assert_eq!(mode(&cache)?, 0o700);
+        assert_eq!(mode(&cache.join("a.bin"))?, 0o600);
+
+        let model = dir.path().join("model");
+        write_atomic_io(&model.join("sub").join("w.bin"), b"y")?;
+        write_atomic_io(&model.join("m.json"), b"{}")?;
+        make_private(&model)?;
+        for (p, want) in [
+            (model.clone(), 0o700),
+            (model.join("sub"), 0o700),
+            (model.join("sub").join("w.bin"), 0o600),
+            (model.join("m.json"), 0o600),
+        ] {
+            assert_eq!(mode(&p)?, want, "{}", p.display());
+        }
         Ok(())
     }
 

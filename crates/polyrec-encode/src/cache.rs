@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::{Embeddings, Result, TextEncoder, io::write_atomic};
+use crate::{Embeddings, Result, TextEncoder};
 
 const MAGIC: &[u8; 8] = b"PREMB001";
 
@@ -135,7 +135,13 @@ impl EmbeddingCache {
         }
         let sum: [u8; 32] = Sha256::digest(&bytes).into();
         bytes.extend_from_slice(&sum);
-        write_atomic(&self.path, &bytes)?;
+        // Embeddings of user texts can be inverted back towards the text: owner-only.
+        polyrec_data::persist::write_private_io(&self.path, &bytes).map_err(|source| {
+            crate::Error::Io {
+                path: self.path.clone(),
+                source,
+            }
+        })?;
         self.rebuilt = false;
         Ok(())
     }

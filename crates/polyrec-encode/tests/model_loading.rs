@@ -198,6 +198,16 @@ fn cache_serves_repeats_and_rebuilds_when_corrupt() -> Result<(), Box<dyn std::e
     let (c, s) = cache.encode(&enc, &texts)?;
     assert_eq!((s.computed, s.rebuilt), (2, true));
     assert_eq!(a, c);
+    // Embeddings of user text are personal data: the cache is owner-only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| -> std::io::Result<u32> {
+            Ok(std::fs::metadata(p)?.permissions().mode() & 0o777)
+        };
+        assert_eq!(mode(&path)?, 0o600);
+        assert_eq!(mode(dir.path())?, 0o700);
+    }
     // .npy round trip.
     let npy = dir.path().join("out.npy");
     io::write_npy(&npy, &a)?;

@@ -31,6 +31,8 @@ pub fn save(dir: &Path, model: &Ranker, config: &RunConfig) -> Result<()> {
     let space = serde_json::to_vec_pretty(model.space()).map_err(|e| Error::file(dir, e))?;
     crate::io::atomic_write(&dir.join("features.json"), &space)?;
     crate::io::atomic_write(&dir.join("train.toml"), config.to_toml()?.as_bytes())?;
+    // A model holds per-user embeddings learned from their data: owner-only.
+    polyrec_data::persist::make_private(dir).map_err(|e| Error::file(dir, e))?;
     Ok(())
 }
 

@@ -178,7 +178,9 @@ impl Pipeline {
             data.space.field_names().join(", "),
             model.trainable_parameters()
         ));
+        // The model directory holds what was learned from users' data: owner-only.
         std::fs::create_dir_all(out)
+            .and_then(|()| polyrec_data::persist::make_private(out))
             .map_err(|e| Error::Load(format!("creating {}: {e}", out.display())))?;
         let run_key = cfg.to_toml()?;
         let summary = fit(
@@ -196,6 +198,8 @@ impl Pipeline {
         let metrics = test_metrics(&model, &data, &ds, &cfg);
         model_dir::save(out, &model, &cfg)?;
         write_outputs(out, &cfg, &data, &summary, &metrics)?;
+        polyrec_data::persist::make_private(out)
+            .map_err(|e| Error::Load(format!("{}: {e}", out.display())))?;
         let recommender = Recommender::new(model, cfg, ds, encoder)?;
         Ok(Trained {
             recommender,

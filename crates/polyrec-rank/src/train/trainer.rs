@@ -159,6 +159,7 @@ pub fn fit(
     let mut best: Option<Vec<(String, Tensor)>> = None;
     if let Some(dir) = checkpoint {
         std::fs::create_dir_all(dir).map_err(|e| Error::file(dir, e))?;
+        polyrec_data::persist::make_private(dir).map_err(|e| Error::file(dir, e))?;
         if let Some(s) = resume(model, &mut opt, dir, &config_key)? {
             state = s;
             if dir.join("best.safetensors").is_file() {
