@@ -120,18 +120,17 @@ impl Layer {
     }
 
     /// Query, key and value projections of `xs`, each `[batch, heads, seq, head_dim]`.
-    /// With `fused` (the three weights stacked), one matrix product makes all three.
-    fn qkv(&self, xs: &Tensor, fused: Option<&FusedQkv>) -> (Tensor, Tensor, Tensor) {
+    fn qkv(&self, xs: &Tensor, projection: Projection<'_>) -> (Tensor, Tensor, Tensor) {
         let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
         let d = h / self.heads;
         let split = |t: Tensor| t.view([b, s, self.heads, d]).transpose(1, 2);
-        match fused {
-            Some(f) => {
+        match projection {
+            Projection::Stacked(f) => {
                 let all = xs.linear(&f.weight, Some(&f.bias));
                 let part = |i: i64| split(all.narrow(-1, i * h, h));
                 (part(0), part(1), part(2))
             }
-            None => (
+            Projection::Separate => (
                 split(self.query.forward(xs)),
                 split(self.key.forward(xs)),
                 split(self.value.forward(xs)),
@@ -140,9 +139,11 @@ impl Layer {
     }
 
     /// Context of the self-attention sublayer, `[batch, seq, hidden]`.
-    fn attention(&self, xs: &Tensor, mask: &Mask, fused: Option<&FusedQkv>, p: f64) -> Tensor {
+    fn attention(&self, xs: &Tensor, mask: &Mask, projection: Projection<'_>, p: f64) -> Tensor {
         // The CPU kernel has no dropout: only for inference (`p == 0`).
-        if let Some(f) = fused.filter(|_| p == 0.0) {
+        if let Projection::Stacked(f) = projection
+            && p == 0.0
+        {
             let heads = usize::try_from(self.heads).unwrap_or(0);
             let keys = mask.keys.as_deref();
             if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys) {
@@ -150,7 +151,7 @@ impl Layer {
             }
         }
         let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
-        let (q, k, v) = self.qkv(xs, fused);
+        let (q, k, v) = self.qkv(xs, projection);
         let ctx = Tensor::scaled_dot_product_attention(
             &q,
             &k,
@@ -168,12 +169,12 @@ impl Layer {
         &self,
         xs: &Tensor,
         mask: &Mask,
-        fused: Option<&FusedQkv>,
+        projection: Projection<'_>,
         dropout: f64,
         train: bool,
     ) -> Tensor {
         let p = if train { dropout } else { 0.0 };
-        let ctx = self.attention(xs, mask, fused, p);
+        let ctx = self.attention(xs, mask, projection, p);
         let a = if train {
             let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
             self.attn_norm.forward(&a)
@@ -194,12 +195,13 @@ impl Layer {
         }
     }
 
-    fn fused_qkv(&self) -> FusedQkv {
+    /// A copy of the query, key and value weights stacked (call without gradients).
+    fn stacked_qkv(&self) -> StackedQkv {
         let bias = |l: &nn::Linear| {
             l.bs.as_ref()
                 .map_or_else(|| l.ws.zeros_like().select(1, 0), Tensor::shallow_clone)
         };
-        FusedQkv {
+        StackedQkv {
             weight: Tensor::cat(&[&self.query.ws, &self.key.ws, &self.value.ws], 0),
             bias: Tensor::cat(&[bias(&self.query), bias(&self.key), bias(&self.value)], 0),
         }
@@ -237,10 +239,20 @@ impl Mask {
     }
 }
 
+/// How a layer projects its queries, keys and values.
+#[derive(Debug, Clone, Copy)]
+enum Projection<'a> {
+    /// Three products with the checkpoint's own weights (training, and the reference path).
+    Separate,
+    /// One product with the stacked weights, and the CPU attention kernel where it applies
+    /// (inference through a [`BertInference`]).
+    Stacked(&'a StackedQkv),
+}
+
 /// The query, key and value weights of one layer stacked into one `[3h, h]` matrix (and
 /// `[3h]` bias), a copy made for inference: one matrix product instead of three.
 #[derive(Debug)]
-pub struct FusedQkv {
+struct StackedQkv {
     weight: Tensor,
     bias: Tensor,
 }
@@ -273,34 +285,43 @@ impl BertModel {
     }
 
     /// Token embeddings `[batch, seq, hidden]` for token ids and a 0/1 attention mask
-    /// (both `[batch, seq]`, int64).
+    /// (both `[batch, seq]`, int64), with the checkpoint's own weights: the path for
+    /// training (dropout when `train`) and the reference that [`BertInference`] matches.
+    /// Gradients flow as the weights and libtorch's grad mode allow.
     pub fn forward_t(&self, ids: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
-        self.forward_with(ids, attention_mask, None, train)
+        self.run(ids, attention_mask, &[], train)
     }
 
-    /// Copies of every layer's query, key and value weights stacked for
-    /// [`BertModel::forward_with`]; made again after the weights change.
-    pub fn fused_qkv(&self) -> Vec<FusedQkv> {
-        tch::no_grad(|| self.layers.iter().map(Layer::fused_qkv).collect())
+    /// The model prepared for inference: each layer's query, key and value weights
+    /// stacked into one product. The stacked weights are a copy, so make a new
+    /// [`BertInference`] after the weights change (fine-tuning, loading).
+    pub fn inference(&self) -> BertInference<'_> {
+        let stacked = tch::no_grad(|| self.layers.iter().map(Layer::stacked_qkv).collect());
+        BertInference {
+            model: self,
+            stacked,
+        }
     }
 
-    /// As [`BertModel::forward_t`], with the stacked projections of
-    /// [`BertModel::fused_qkv`] when given (for inference: they carry no gradient).
-    pub fn forward_with(
+    /// The embeddings and every layer; the stacked projections, when given (one per
+    /// layer), select the inference path of attention.
+    fn run(
         &self,
         ids: &Tensor,
         attention_mask: &Tensor,
-        fused: Option<&[FusedQkv]>,
+        stacked: &[StackedQkv],
         train: bool,
     ) -> Tensor {
         let type_ids = ids.zeros_like();
         let mut h = self
             .embeddings
             .forward_t(ids, &type_ids, self.dropout, train);
-        let mask = Mask::new(attention_mask, h.kind(), fused.is_some() && !train);
+        let mask = Mask::new(attention_mask, h.kind(), !stacked.is_empty() && !train);
         for (i, layer) in self.layers.iter().enumerate() {
-            let f = fused.and_then(|f| f.get(i));
-            h = layer.forward_t(&h, &mask, f, self.dropout, train);
+            let projection = stacked
+                .get(i)
+                .map_or(Projection::Separate, Projection::Stacked);
+            h = layer.forward_t(&h, &mask, projection, self.dropout, train);
         }
         h
     }
@@ -312,9 +333,29 @@ impl BertModel {
         let mut h = self.embeddings.forward_t(ids, &type_ids, 0.0, false);
         let mask = Mask::new(attention_mask, h.kind(), false);
         for layer in self.layers.iter().take(layers) {
-            h = layer.forward_t(&h, &mask, None, 0.0, false);
+            h = layer.forward_t(&h, &mask, Projection::Separate, 0.0, false);
         }
         h
+    }
+}
+
+/// A [`BertModel`] ready for inference ([`BertModel::inference`]): the one entry point of
+/// the fast path, which stacks each layer's query/key/value projection into one product
+/// and, on the CPU, runs the hand-written attention and fused passes. It holds a copy of
+/// the stacked weights made when it was created, so it lives for one batch of work (the
+/// encoder makes one per call and worker) and is made again after the weights change.
+#[derive(Debug)]
+pub struct BertInference<'a> {
+    model: &'a BertModel,
+    stacked: Vec<StackedQkv>,
+}
+
+impl BertInference<'_> {
+    /// Token embeddings `[batch, seq, hidden]` for token ids and a 0/1 attention mask
+    /// (both `[batch, seq]`, int64); no dropout and no gradients. Matches
+    /// [`BertModel::forward_t`] without `train` to float rounding.
+    pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Tensor {
+        tch::no_grad(|| self.model.run(ids, attention_mask, &self.stacked, false))
     }
 }
 
@@ -348,7 +389,7 @@ impl BertTop {
         let mask = Mask::new(attention_mask, states.kind(), false);
         let mut h = states.shallow_clone();
         for layer in &self.layers {
-            h = layer.forward_t(&h, &mask, None, self.dropout, train);
+            h = layer.forward_t(&h, &mask, Projection::Separate, self.dropout, train);
         }
         h
     }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor, nn};
 use tokenizers::Tokenizer;
 
-use crate::bert::{BertModel, FusedQkv};
+use crate::bert::{BertInference, BertModel};
 use crate::config::{ModelFiles, Pooling};
 use crate::{Embeddings, Error, Result, TextEncoder};
 
@@ -228,15 +228,8 @@ impl SentenceEncoder {
     /// Pooled (and normalised, if the model says so) embeddings of a padded batch, with
     /// gradient tracking as the variable store allows. `ids` and `mask` are `[batch, seq]`.
     pub fn forward_t(&self, ids: &Tensor, mask: &Tensor, train: bool) -> Tensor {
-        pooled(
-            &self.model,
-            ids,
-            mask,
-            None,
-            train,
-            self.files.pooling,
-            self.files.normalize,
-        )
+        let tokens = self.model.forward_t(ids, mask, train);
+        pool(&tokens, mask, self.files.pooling, self.files.normalize)
     }
 
     /// Pads a group of token sequences into `(ids, mask)` tensors on the model's device.
@@ -257,18 +250,17 @@ impl SentenceEncoder {
         let (pad_id, device) = (self.files.bert.pad_token_id, self.options.device);
         let (pooling, normalize) = (self.files.pooling, self.files.normalize);
         let tokens = &tokens;
-        // Inference only: the stacked query/key/value weights are made once per call (and
-        // worker), so they always match the current (possibly fine-tuned) weights.
-        let run =
-            move |model: &BertModel, fused: &[FusedQkv], chunk: &[usize]| -> Result<Vec<f32>> {
-                let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
-                let (ids, mask) = pad(&group, pad_id, device);
-                let emb = pooled(model, &ids, &mask, Some(fused), false, pooling, normalize)
-                    .to_kind(Kind::Float)
-                    .to(Device::Cpu)
-                    .contiguous();
-                Ok(Vec::<f32>::try_from(emb.view([-1]))?)
-            };
+        // A `BertInference` is made once per call (and worker), so its stacked weights always
+        // match the current (possibly fine-tuned) weights.
+        let run = move |model: &BertInference<'_>, chunk: &[usize]| -> Result<Vec<f32>> {
+            let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
+            let (ids, mask) = pad(&group, pad_id, device);
+            let emb = pool(&model.forward(&ids, &mask), &mask, pooling, normalize)
+                .to_kind(Kind::Float)
+                .to(Device::Cpu)
+                .contiguous();
+            Ok(Vec::<f32>::try_from(emb.view([-1]))?)
+        };
         let mut out = vec![0f32; texts.len() * dim];
         let mut place = |chunk: &[usize], flat: &[f32]| {
             for (k, &i) in chunk.iter().enumerate() {
@@ -278,9 +270,9 @@ impl SentenceEncoder {
         let workers = self.cpu_workers().min(chunks.len());
         if workers <= 1 {
             tch::no_grad(|| -> Result<()> {
-                let fused = self.model.fused_qkv();
+                let model = self.model.inference();
                 for chunk in &chunks {
-                    place(chunk, &run(&self.model, &fused, chunk)?);
+                    place(chunk, &run(&model, chunk)?);
                 }
                 Ok(())
             })?;
@@ -305,13 +297,13 @@ impl SentenceEncoder {
                         })?;
                         let mut done = Vec::new();
                         tch::no_grad(|| -> Result<()> {
-                            let fused = guard.model.fused_qkv();
+                            let model = guard.model.inference();
                             loop {
                                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 let Some(chunk) = chunks.get(k) else {
                                     return Ok(());
                                 };
-                                done.push((k, run(&guard.model, &fused, chunk)?));
+                                done.push((k, run(&model, chunk)?));
                             }
                         })?;
                         Ok(done)
@@ -454,20 +446,6 @@ fn pad(group: &[&Tokens], pad_id: i64, device: Device) -> (Tensor, Tensor) {
         Tensor::from_slice(&ids).view(shape).to(device),
         Tensor::from_slice(&mask).view(shape).to(device),
     )
-}
-
-/// Pooled (and optionally normalised) embeddings of a padded batch through `model`.
-fn pooled(
-    model: &BertModel,
-    ids: &Tensor,
-    mask: &Tensor,
-    fused: Option<&[FusedQkv]>,
-    train: bool,
-    pooling: Pooling,
-    normalize: bool,
-) -> Tensor {
-    let tokens = model.forward_with(ids, mask, fused, train);
-    pool(&tokens, mask, pooling, normalize)
 }
 
 /// Pools token states `[batch, seq, hidden]` under a 0/1 mask `[batch, seq]` into one

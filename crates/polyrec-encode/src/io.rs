@@ -1,4 +1,13 @@
 //! Reading text files and writing `.npy` embeddings.
+//!
+//! The `.npy` format is written and read here rather than through tch's
+//! `Tensor::write_npy` / `Tensor::read_npy` (tch 0.24), whose code was checked for this:
+//! `write_npy` creates the target file and writes into it in place (a reader can see a
+//! half-written file, and a failed write leaves one behind), and the writer it wraps is
+//! private, so its bytes cannot go through the workspace's atomic writer; `read_npy`
+//! hands the body to libtorch, which copies as many bytes as the header's shape asks for
+//! without comparing that with the body's length (a truncated file is read past its end),
+//! and its errors ("magic string mismatch") do not name the file.
 
 use std::path::Path;
 
@@ -78,17 +87,15 @@ pub fn read_npy(path: &Path) -> Result<Embeddings> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file"));
     }
-    let (hlen, start) = if bytes[6] == 1 {
-        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
-    } else {
-        (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        )
+    // Version 1 stores the header length in 2 bytes, versions 2 and 3 in 4.
+    let (hlen, start): (usize, usize) = match (bytes[6], bytes.get(8..12)) {
+        (1, _) => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        (_, Some(&[a, b, c, d])) => (u32::from_le_bytes([a, b, c, d]) as usize, 12),
+        _ => return Err(bad("truncated header")),
     };
     let header = std::str::from_utf8(
         bytes
-            .get(start..start + hlen)
+            .get(start..start.saturating_add(hlen))
             .ok_or_else(|| bad("truncated header"))?,
     )
     .map_err(|_| bad("header is not UTF-8"))?;
@@ -109,7 +116,7 @@ pub fn read_npy(path: &Path) -> Result<Embeddings> {
         return Err(bad("expected a 2-D array"));
     };
     let body = &bytes[start + hlen..];
-    if body.len() != n * dim * 4 {
+    if n.checked_mul(dim).and_then(|x| x.checked_mul(4)) != Some(body.len()) {
         return Err(bad("data size does not match the shape"));
     }
     let data = body
@@ -126,4 +133,77 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trips_with_the_header_numpy_expects() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let path = dir.path().join("e.npy");
+        let emb = Embeddings {
+            dim: 3,
+            data: vec![1.0, -2.5, 3.25, 0.0, f32::MIN_POSITIVE, 7.0],
+        };
+        write_npy(&path, &emb)?;
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+        assert_eq!(&bytes[..10], b"\x93NUMPY\x01\x00\x76\x00");
+        assert_eq!(&bytes[10..10 + header.len()], header.as_bytes());
+        assert_eq!(bytes.len(), 128 + 6 * 4, "header padded to 64 bytes");
+        assert_eq!(read_npy(&path)?, emb);
+        Ok(())
+    }
+
+    #[test]
+    fn unreadable_npy_files_are_named_with_the_reason() {
+        let dir = tempfile::tempdir().ok();
+        let dir = dir
+            .as_ref()
+            .map_or(std::env::temp_dir(), |d| d.path().to_path_buf());
+        let good = {
+            let path = dir.join("good.npy");
+            let emb = Embeddings {
+                dim: 2,
+                data: vec![1.0; 4],
+            };
+            write_npy(&path, &emb).ok();
+            std::fs::read(&path).unwrap_or_default()
+        };
+        let header_end = good.len() - 16;
+        let patched = |from: &str, to: &str| {
+            let text = String::from_utf8_lossy(&good[10..header_end]).replace(from, to);
+            [&good[..10], text.as_bytes(), &good[header_end..]].concat()
+        };
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("text.npy", b"hello, world".to_vec(), "not a .npy file"),
+            ("short.npy", good[..11].to_vec(), "truncated header"),
+            (
+                "v2.npy",
+                [&good[..6], &[2, 0, 0, 0]].concat(),
+                "truncated header",
+            ),
+            ("f8.npy", patched("<f4", "<f8"), "float32"),
+            ("fortran.npy", patched("False", "True "), "C-order"),
+            ("rank3.npy", patched("(2, 2)", "(1,2,2)"), "2-D"),
+            ("cut.npy", good[..good.len() - 4].to_vec(), "does not match"),
+            (
+                "huge.npy",
+                patched("(2, 2)", "(9999999999999,9999999999999)"),
+                "does not match",
+            ),
+        ];
+        for (name, bytes, want) in cases {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).ok();
+            let err = read_npy(&path).map(|_| ()).err().map(|e| e.to_string());
+            let err = err.unwrap_or_default();
+            assert!(err.contains(name) && err.contains(want), "{name}: {err}");
+        }
+    }
 }

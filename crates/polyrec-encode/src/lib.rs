@@ -12,10 +12,11 @@
 //! Throughput comes from parallel tokenisation, batches of similar length (less padding),
 //! one batch per core at once on the CPU (workers sharing the weights), no gradient
 //! tracking at inference, and an [`EmbeddingCache`] so repeated texts are not recomputed.
-//! Inference also stacks each layer's query/key/value weights into one product, drops the
-//! attention mask when a batch has no padding, and on the CPU finishes each linear layer in
-//! one fused pass per row (bias + exact GELU; bias + residual + layer norm) instead of
-//! libtorch's separate bias copy, activation, add and norm. Training keeps libtorch's ops.
+//! Inference ([`BertModel::inference`], a [`BertInference`]) also stacks each layer's
+//! query/key/value weights into one product, drops the attention mask when a batch has no
+//! padding, and on the CPU finishes each linear layer in one fused pass per row (bias +
+//! exact GELU; bias + residual + layer norm) instead of libtorch's separate bias copy,
+//! activation, add and norm. Training ([`BertModel::forward_t`]) keeps libtorch's ops.
 //!
 //! ```no_run
 //! use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir};
@@ -49,7 +50,7 @@ mod kernels;
 
 use std::path::PathBuf;
 
-pub use bert::{BertModel, BertTop, FusedQkv};
+pub use bert::{BertInference, BertModel, BertTop};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
 pub use device::{DeviceReport, DeviceRequest};
