@@ -1,16 +1,13 @@
 //! The real ML-100K Freebase graph and the Last.fm artist graph.
 
+mod common;
+use common::ml100k;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use polyrec_data::{Dataset, DatasetSpec};
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
-
-fn ml100k() -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = polyrec_data::default_ml100k_dir();
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
-    Ok(Dataset::load(spec, Some(&dir))?)
-}
 
 #[test]
 fn ml100k_graph_counts_and_sampling() -> Result<(), Box<dyn std::error::Error>> {

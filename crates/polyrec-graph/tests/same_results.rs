@@ -3,9 +3,9 @@
 //! reason path and statistic bit for bit as it was. The digests were taken from the
 //! implementation before that change.
 
-use std::path::Path;
+mod common;
+use common::ml100k;
 
-use polyrec_data::Dataset;
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 
 /// FNV-1a, 64 bits: a stable digest of the outputs (no dependency, same on every platform).
@@ -28,12 +28,6 @@ impl Fnv {
     fn u64(&mut self, x: u64) {
         self.bytes(&x.to_le_bytes());
     }
-}
-
-fn ml100k() -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = polyrec_data::default_ml100k_dir();
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
-    Ok(Dataset::load(spec, Some(&dir))?)
 }
 
 #[test]

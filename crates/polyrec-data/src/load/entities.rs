@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::spec::{DatasetSpec, EntityFileSpec, Source, Template, column};
 use crate::{Attribute, Column, Result, RowError, Vocab};
 
-use super::{Loader, parse_num};
+use super::{Loader, RowAt, parse_num};
 
 /// A loaded catalog, before it becomes [`crate::Users`] or [`crate::Items`].
 pub(super) struct EntityTable {
@@ -134,24 +134,6 @@ struct EntityRow {
     labels: Vec<(usize, f32)>,
     scenario: Option<String>,
     numbers: Vec<f32>,
-}
-
-/// One catalog row being read: where it is, for error messages.
-struct RowAt<'r> {
-    path: &'r Path,
-    line: usize,
-    header: &'r [String],
-    fields: &'r [&'r str],
-}
-
-impl RowAt<'_> {
-    fn reject(&self, field: &str, value: &str, reason: impl Into<String>) -> RowError {
-        RowError::new(self.path, self.line, field, value, reason)
-    }
-    /// A rejection of column `c`, naming its header and raw value.
-    fn reject_column(&self, c: usize, reason: impl Into<String>) -> RowError {
-        self.reject(&self.header[c], self.fields[c], reason)
-    }
 }
 
 impl Loader<'_> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::spec::{DatasetSpec, Source, Template, column};
 use crate::{Interactions, Items, Result, RowError, Users, Vocab};
 
-use super::{EntityTable, Loader, parse_num};
+use super::{EntityTable, Loader, RowAt, parse_num};
 
 /// Where the spec's fields are in the interaction file.
 struct InteractionColumns {
@@ -86,27 +86,6 @@ enum RowItem<'f> {
     New(&'f str),
 }
 
-/// One interaction row being read: where it is, for error messages.
-struct RowAt<'r> {
-    path: &'r Path,
-    line: usize,
-    header: &'r [String],
-    fields: &'r [&'r str],
-}
-
-impl RowAt<'_> {
-    /// A rejection of column `c`, naming its header and raw value.
-    fn reject(&self, c: usize, reason: impl Into<String>) -> RowError {
-        RowError::new(
-            self.path,
-            self.line,
-            &self.header[c],
-            self.fields[c],
-            reason,
-        )
-    }
-}
-
 impl Loader<'_> {
     /// Loads the interaction log against the catalogs (when there are any).
     pub(super) fn load_interactions(
@@ -165,14 +144,14 @@ impl Loader<'_> {
         let item = log.item(cols, at)?;
         let timestamp = match cols.timestamp {
             Some(c) => parse_num(at.fields[c])
-                .ok_or_else(|| at.reject(c, "timestamp is not a finite number"))?
+                .ok_or_else(|| at.reject_column(c, "timestamp is not a finite number"))?
                 as i64,
             None => 0,
         };
         let scenario = match cols.scenario {
             Some(c) => self
                 .scenario_of(at.fields[c])
-                .map_err(|reason| at.reject(c, format!("scenario: {reason}")))?,
+                .map_err(|reason| at.reject_column(c, format!("scenario: {reason}")))?,
             None => log.catalog_scenario(self.spec, user, &item),
         };
         self.interaction_labels(log, cols, at, user, &item, labels)?;
@@ -207,7 +186,7 @@ impl Loader<'_> {
         for (ti, col) in cols.tasks.iter().enumerate() {
             labels[ti] = match (col, self.spec.tasks[ti].from) {
                 (Some(c), _) => self.label(ti, at.fields[*c]).map_err(|reason| {
-                    at.reject(*c, format!("task `{}`: {reason}", self.spec.tasks[ti].name))
+                    at.reject_column(*c, format!("task `{}`: {reason}", self.spec.tasks[ti].name))
                 })?,
                 (None, Source::User) => log
                     .users
@@ -240,8 +219,10 @@ impl InteractionLog<'_> {
         let raw = at.fields[c].trim();
         match (self.users, self.read.user_ids.get(raw)) {
             (_, Some(u)) => Ok(u),
-            (Some(_), None) => Err(at.reject(c, "unknown user id (not in the user catalog)")),
-            (None, None) if raw.is_empty() => Err(at.reject(c, "empty user id")),
+            (Some(_), None) => {
+                Err(at.reject_column(c, "unknown user id (not in the user catalog)"))
+            }
+            (None, None) if raw.is_empty() => Err(at.reject_column(c, "empty user id")),
             (None, None) => Ok(self.read.user_ids.insert(raw).0),
         }
     }
@@ -257,9 +238,9 @@ impl InteractionLog<'_> {
         match (self.items, self.read.item_ids.get(raw)) {
             (_, Some(i)) => Ok(RowItem::Known(i)),
             (Some(_), None) => {
-                Err(at.reject(cols.item, "unknown item id (not in the item catalog)"))
+                Err(at.reject_column(cols.item, "unknown item id (not in the item catalog)"))
             }
-            (None, None) if raw.is_empty() => Err(at.reject(cols.item, "empty item id")),
+            (None, None) if raw.is_empty() => Err(at.reject_column(cols.item, "empty item id")),
             (None, None) => Ok(RowItem::New(raw)),
         }
     }

@@ -62,6 +62,26 @@ struct Loader<'a> {
     scenarios: Vocab,
 }
 
+/// One data row being read (a catalog or a log row): where it is, for error messages.
+struct RowAt<'r> {
+    path: &'r Path,
+    line: usize,
+    header: &'r [String],
+    fields: &'r [&'r str],
+}
+
+impl RowAt<'_> {
+    /// A rejection naming a field and a value.
+    fn reject(&self, field: &str, value: &str, reason: impl Into<String>) -> crate::RowError {
+        crate::RowError::new(self.path, self.line, field, value, reason)
+    }
+
+    /// A rejection of column `c`, naming its header and raw value.
+    fn reject_column(&self, c: usize, reason: impl Into<String>) -> crate::RowError {
+        self.reject(&self.header[c], self.fields[c], reason)
+    }
+}
+
 /// A finite number, or `None`.
 fn parse_num(s: &str) -> Option<f64> {
     let v: f64 = s.trim().parse().ok()?;
