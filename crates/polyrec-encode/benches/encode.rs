@@ -34,10 +34,14 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // As an application does (the encoder leaves libtorch's process-wide settings alone):
+    // one intra-op thread, one worker per core.
+    tch::set_num_threads(1);
     let Ok(enc) = SentenceEncoder::load(
         &dir,
         EncoderOptions {
             device: tch::Device::Cpu,
+            cpu_workers: std::thread::available_parallelism().ok().map(usize::from),
             ..Default::default()
         },
     ) else {
