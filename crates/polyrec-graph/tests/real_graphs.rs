@@ -1,7 +1,7 @@
 //! The real ML-100K Freebase graph and the Last.fm artist graph.
 
 mod common;
-use common::ml100k;
+use common::{liked_history, ml100k};
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -140,14 +140,7 @@ fn reasons_are_the_best_distinct_paths_by_the_stated_rule() -> Result<(), Box<dy
 {
     let ds = ml100k()?;
     let kg = KnowledgeGraph::from_dataset(&ds)?;
-    let rating = ds.task_index("rating").ok_or("no rating task")?;
-    let mut history: Vec<Vec<(u32, f32)>> = vec![Vec::new(); ds.users.ids.len()];
-    for r in 0..ds.interactions.len() {
-        let v = ds.interactions.labels[rating][r];
-        if v >= 4.0 {
-            history[ds.interactions.user[r] as usize].push((ds.interactions.item[r], v));
-        }
-    }
+    let history = liked_history(&ds)?;
     let n_items = ds.items.ids.len() as u32;
     let mut checked = 0;
     for u in (0..history.len()).step_by(19) {

@@ -4,7 +4,7 @@
 //! implementation before that change.
 
 mod common;
-use common::ml100k;
+use common::{liked_history, ml100k};
 
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 
@@ -80,14 +80,7 @@ fn outputs_are_unchanged() -> Result<(), Box<dyn std::error::Error>> {
     }
     d.push(("related", h.0));
 
-    let rating = ds.task_index("rating").ok_or("no rating task")?;
-    let mut history: Vec<Vec<(u32, f32)>> = vec![Vec::new(); ds.users.ids.len()];
-    for r in 0..ds.interactions.len() {
-        let v = ds.interactions.labels[rating][r];
-        if v >= 4.0 {
-            history[ds.interactions.user[r] as usize].push((ds.interactions.item[r], v));
-        }
-    }
+    let history = liked_history(&ds)?;
     let mut h = Fnv::new();
     for (u, hist) in history.iter().enumerate() {
         for c in [u * 7 % kg.n_items(), u * 13 % kg.n_items()] {

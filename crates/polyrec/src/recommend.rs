@@ -514,6 +514,28 @@ impl Recommender {
         Ok(v)
     }
 
+    /// The request's scenario: the one it names, else the known user's latest, else the
+    /// first.
+    fn scenario_of(&self, req: &Request, user: Option<u32>) -> Result<u32, Error> {
+        match &req.scenario {
+            Some(s) => Ok(self
+                .ds
+                .scenarios
+                .iter()
+                .position(|x| x == s)
+                .ok_or_else(|| {
+                    bad(
+                        "scenario",
+                        format!(
+                            "unknown scenario `{s}` (scenarios: {})",
+                            self.ds.scenarios.join(", ")
+                        ),
+                    )
+                })? as u32),
+            None => Ok(user.map_or(0, |u| u32::from(self.last_scenario[u as usize]))),
+        }
+    }
+
     /// Answers a request.
     pub fn recommend(&self, req: &Request) -> Result<Response, Error> {
         let n_items = self.ds.items.ids.len();
@@ -554,23 +576,7 @@ impl Recommender {
             liked.push((i, 1.0));
         }
         // Where.
-        let scenario = match &req.scenario {
-            Some(s) => self
-                .ds
-                .scenarios
-                .iter()
-                .position(|x| x == s)
-                .ok_or_else(|| {
-                    bad(
-                        "scenario",
-                        format!(
-                            "unknown scenario `{s}` (scenarios: {})",
-                            self.ds.scenarios.join(", ")
-                        ),
-                    )
-                })? as u32,
-            None => user.map_or(0, |u| u32::from(self.last_scenario[u as usize])),
-        };
+        let scenario = self.scenario_of(req, user)?;
         // Task weights.
         let heads = self.ranker.heads();
         let mut weights: Vec<f64> = vec![0.0; heads.len()];
@@ -970,12 +976,8 @@ impl Recommender {
         let Some(u) = req.user.as_ref().and_then(|id| self.ds.users.ids.get(id)) else {
             return false;
         };
-        let s = match &req.scenario {
-            Some(name) => match self.ds.scenarios.iter().position(|x| x == name) {
-                Some(p) => p as u32,
-                None => return false,
-            },
-            None => u32::from(self.last_scenario[u as usize]),
+        let Ok(s) = self.scenario_of(req, Some(u)) else {
+            return false;
         };
         self.ds.items.ids.len() <= self.candidate_limit && lock(&self.score_cache).contains(&(u, s))
     }

@@ -161,12 +161,7 @@ impl Loader<'_> {
         let before = self.rejects.len();
         for r in 0..t.len() {
             let fields = t.row(r);
-            let at = RowAt {
-                path: &path,
-                line: t.line(r),
-                header: &t.header,
-                fields: &fields,
-            };
+            let at = RowAt::new(&path, &t, r, &fields);
             let id = fields[cols.id].trim();
             let row = match self.entity_row(es, &cols, &table.ids, &at, id) {
                 Ok(row) => row,

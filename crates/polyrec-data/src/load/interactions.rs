@@ -116,12 +116,7 @@ impl Loader<'_> {
         let mut labels = vec![0f32; spec.tasks.len()];
         for r in 0..t.len() {
             let fields = t.row(r);
-            let at = RowAt {
-                path: &path,
-                line: t.line(r),
-                header: &t.header,
-                fields: &fields,
-            };
+            let at = RowAt::new(&path, &t, r, &fields);
             if let Err(e) = self.interaction_row(&mut log, &cols, &at, &mut labels) {
                 self.rejects.push(e)?;
             }

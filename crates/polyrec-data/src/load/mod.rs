@@ -70,7 +70,17 @@ struct RowAt<'r> {
     fields: &'r [&'r str],
 }
 
-impl RowAt<'_> {
+impl<'r> RowAt<'r> {
+    /// Row `r` of table `t`, read from `path`, split into `fields`.
+    fn new(path: &'r Path, t: &'r RawTable, r: usize, fields: &'r [&'r str]) -> Self {
+        Self {
+            path,
+            line: t.line(r),
+            header: &t.header,
+            fields,
+        }
+    }
+
     /// A rejection naming a field and a value.
     fn reject(&self, field: &str, value: &str, reason: impl Into<String>) -> crate::RowError {
         crate::RowError::new(self.path, self.line, field, value, reason)
