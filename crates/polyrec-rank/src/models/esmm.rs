@@ -9,7 +9,7 @@ use tch::nn;
 
 use super::{Architecture, NetInput, towers};
 use crate::heads::TaskHead;
-use crate::tower::{Mlp, MlpConfig};
+use crate::tower::{Mlp, MlpConfig, forward_same_input};
 use crate::{Error, Result};
 
 /// Configuration of an [`Esmm`] model.
@@ -69,12 +69,8 @@ impl Esmm {
 
 impl Architecture for Esmm {
     fn forward(&self, x: &NetInput<'_>, train: bool) -> Vec<Tensor> {
-        let flat = x.flat();
-        let mut out: Vec<Tensor> = self
-            .towers
-            .iter()
-            .map(|t| t.forward_t(&flat, train, false))
-            .collect();
+        let towers: Vec<&Mlp> = self.towers.iter().collect();
+        let mut out = forward_same_input(&towers, &x.flat(), train, false);
         out[1] = product_logit(&out[0], &out[1]);
         out
     }

@@ -6,7 +6,7 @@ use tch::nn::{self, Module};
 
 use super::{Architecture, NetInput, towers};
 use crate::Result;
-use crate::tower::{Mlp, MlpConfig};
+use crate::tower::{Mlp, MlpConfig, forward_same_input};
 
 /// One linear head per task over the flattened fields: logistic regression for a binary
 /// task, linear regression for a regression task (the field embeddings make it a
@@ -68,10 +68,7 @@ impl MlpModel {
 
 impl Architecture for MlpModel {
     fn forward(&self, x: &NetInput<'_>, train: bool) -> Vec<Tensor> {
-        let flat = x.flat();
-        self.towers
-            .iter()
-            .map(|t| t.forward_t(&flat, train, false))
-            .collect()
+        let towers: Vec<&Mlp> = self.towers.iter().collect();
+        forward_same_input(&towers, &x.flat(), train, false)
     }
 }

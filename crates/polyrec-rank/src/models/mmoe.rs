@@ -6,7 +6,7 @@ use tch::{Kind, Tensor};
 
 use super::{Architecture, NetInput, check_dim, towers};
 use crate::Result;
-use crate::tower::{Mlp, MlpConfig};
+use crate::tower::{Mlp, MlpConfig, forward_same_input};
 
 /// Configuration of an [`Mmoe`] model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,12 +47,10 @@ impl Experts {
         Ok(Self { experts, out_dim })
     }
 
-    /// `[B, E, H]` expert outputs.
+    /// The `E` expert outputs, each `[B, H]` (their first layers as one matrix product).
     pub fn forward(&self, x: &Tensor, train: bool) -> Vec<Tensor> {
-        self.experts
-            .iter()
-            .map(|e| e.forward_t(x, train, true))
-            .collect()
+        let experts: Vec<&Mlp> = self.experts.iter().collect();
+        forward_same_input(&experts, x, train, true)
     }
 }
 

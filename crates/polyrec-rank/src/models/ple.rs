@@ -9,7 +9,7 @@ use tch::nn;
 use super::mmoe::{Experts, mix};
 use super::{Architecture, NetInput, check_dim, towers};
 use crate::Result;
-use crate::tower::{Mlp, MlpConfig};
+use crate::tower::{Mlp, MlpConfig, forward_same_input};
 
 /// Configuration of a [`Ple`] model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,18 @@ struct Level {
     specific: Vec<Experts>,
     task_gates: Vec<nn::Linear>,
     shared_gate: Option<nn::Linear>,
+}
+
+impl Level {
+    /// Shared and task-specific expert outputs when every expert reads the same input.
+    fn forward_grouped(&self, x: &Tensor, train: bool) -> (Vec<Tensor>, Vec<Vec<Tensor>>) {
+        let groups = std::iter::once(&self.shared).chain(&self.specific);
+        let experts: Vec<&Mlp> = groups.clone().flat_map(|g| &g.experts).collect();
+        let mut outs = forward_same_input(&experts, x, train, true).into_iter();
+        let mut grouped = groups.map(|g| outs.by_ref().take(g.experts.len()).collect());
+        let shared = grouped.next().unwrap_or_default();
+        (shared, grouped.collect())
+    }
 }
 
 /// The PLE model: `level<l>.shared.*`, `level<l>.task<t>.*`, `level<l>.gate<t>.*`,
@@ -96,14 +108,19 @@ impl Architecture for Ple {
         let n_tasks = self.towers.len();
         let mut task_in: Vec<Tensor> = (0..n_tasks).map(|_| flat.shallow_clone()).collect();
         let mut shared_in = flat;
-        for level in &self.levels {
-            let shared_out = level.shared.forward(&shared_in, train);
+        for (l, level) in self.levels.iter().enumerate() {
+            // The first level's experts all read the input: one grouped first layer.
+            let (shared_out, mut specific_out) = if l == 0 {
+                level.forward_grouped(&shared_in, train)
+            } else {
+                let own = level.specific.iter().zip(&task_in);
+                let own = own.map(|(e, x)| e.forward(x, train)).collect();
+                (level.shared.forward(&shared_in, train), own)
+            };
             let mut all: Vec<Tensor> = shared_out.iter().map(Tensor::shallow_clone).collect();
             let mut next = Vec::with_capacity(n_tasks);
-            for ((experts, gate), input) in
-                level.specific.iter().zip(&level.task_gates).zip(&task_in)
+            for ((own, gate), input) in specific_out.drain(..).zip(&level.task_gates).zip(&task_in)
             {
-                let own = experts.forward(input, train);
                 all.extend(own.iter().map(Tensor::shallow_clone));
                 let mut mine = own;
                 mine.extend(shared_out.iter().map(Tensor::shallow_clone));

@@ -5,7 +5,7 @@ use tch::{Tensor, nn};
 
 use super::{Architecture, NetInput, towers};
 use crate::Result;
-use crate::tower::{Mlp, MlpConfig};
+use crate::tower::{Mlp, MlpConfig, forward_same_input};
 
 /// Configuration of a [`SharedBottom`] model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,9 +51,7 @@ impl SharedBottom {
 impl Architecture for SharedBottom {
     fn forward(&self, x: &NetInput<'_>, train: bool) -> Vec<Tensor> {
         let shared = self.bottom.forward_t(&x.flat(), train, true);
-        self.towers
-            .iter()
-            .map(|t| t.forward_t(&shared, train, false))
-            .collect()
+        let towers: Vec<&Mlp> = self.towers.iter().collect();
+        forward_same_input(&towers, &shared, train, false)
     }
 }
