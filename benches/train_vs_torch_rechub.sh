@@ -13,6 +13,9 @@
 #   band, gender, occupation, first genre, release decade; bottom/experts MLP [128, 64],
 #   towers [32]; MMoE 4 experts; PLE 2 levels, 1 shared + 1 specific expert per task; Adam
 #   lr 1e-3, weight decay 1e-6, batch 1024, EPOCHS epochs, no early stopping.
+#   Both sides train the same two tasks, so the models have the same shape: polyrec runs with
+#   `--set 'tasks=["like", "rating"]'` (the spec's third task, the user-level gender profile,
+#   would add a task tower, a PLE expert per level and a second forward pass per batch).
 #   Reported on the test rows: AUC of like, overall and per scenario; RMSE of rating
 #   (predictions clamped to [1, 5]); training samples/s = training rows x epochs / training
 #   wall time (file reading and evaluation excluded on both sides).
@@ -94,7 +97,9 @@ polyrec() { # MODEL SEED
   rm -rf "$dir"
   mkdir -p "$dir"
   "$BIN" train --spec examples/data/ml-100k.toml --config "examples/train/protocol-$1.toml" \
-    --split "file:$SPLIT" --seed "$2" --epochs "$EPOCHS" --threads "$THREADS" --out "$dir" >&2
+    --split "file:$SPLIT" --seed "$2" --epochs "$EPOCHS" --threads "$THREADS" \
+    --set 'tasks=["like", "rating"]' --set train.lr=1e-3 --set train.weight_decay=1e-6 \
+    --out "$dir" >&2
   "$RPY" "$SIDE" --polyrec-line "$dir" "$1" "$2" "$EPOCHS" "$THREADS" "$SPLIT"
 }
 rechub() { # MODEL SEED
