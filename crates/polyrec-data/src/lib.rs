@@ -58,7 +58,8 @@ pub use error::{Error, Result, RowError};
 pub use report::{FileReport, LoadReport};
 pub use spec::{DatasetSpec, ErrorPolicy, Format};
 pub use split::{
-    ColdStart, Split, cold_start_split, last_n_split, leave_one_out, random_split, temporal_split,
+    ColdStart, Split, cold_start_split, cold_start_split_cold_valid, last_n_split, leave_one_out,
+    random_split, temporal_split,
 };
 pub use stats::{DatasetStats, ScenarioStats, TaskStats};
 pub use vocab::Vocab;

@@ -201,3 +201,55 @@ pub fn cold_start_split(
     out.train.sort_unstable();
     Ok(out)
 }
+
+/// Cold-start split whose validation is cold too: a seeded `share` of the items (or users)
+/// is held out for test, the next seeded `valid` share for validation, each with all its
+/// rows; every other row trains. A model then selects its epoch on entities it has never
+/// seen, as it will be used. The test part is the same as [`cold_start_split`]'s for the
+/// same seed and `share`; `held_out` lists the test entities only.
+pub fn cold_start_split_cold_valid(
+    ds: &Dataset,
+    what: ColdStart,
+    share: f64,
+    valid: f64,
+    seed: u64,
+) -> Result<Split> {
+    check_ratios(valid, share)?;
+    if valid + share >= 1.0 {
+        return Err(Error::Param {
+            name: "valid",
+            value: valid.to_string(),
+            reason: "the validation and test shares together must be below 1",
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let (n, col) = match what {
+        ColdStart::Items => (ds.items.ids.len(), &ds.interactions.item),
+        ColdStart::Users => (ds.users.ids.len(), &ds.interactions.user),
+    };
+    let mut ids: Vec<u32> = (0..n as u32).collect();
+    ids.shuffle(&mut rng);
+    let k = (n as f64 * share).round() as usize;
+    let kv = ((n as f64 * valid).round() as usize).min(n - k);
+    // 0 = train, 1 = valid, 2 = test.
+    let mut part = vec![0u8; n];
+    for &i in &ids[..k] {
+        part[i as usize] = 2;
+    }
+    for &i in &ids[k..k + kv] {
+        part[i as usize] = 1;
+    }
+    let mut out = Split {
+        held_out: ids[..k].to_vec(),
+        ..Default::default()
+    };
+    out.held_out.sort_unstable();
+    for (r, &e) in col.iter().enumerate() {
+        match part[e as usize] {
+            2 => out.test.push(r as u32),
+            1 => out.valid.push(r as u32),
+            _ => out.train.push(r as u32),
+        }
+    }
+    Ok(out)
+}

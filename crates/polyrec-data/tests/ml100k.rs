@@ -70,8 +70,8 @@ fn counts_match_the_files() -> Result<(), Box<dyn std::error::Error>> {
 #[test]
 fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
     use polyrec_data::{
-        ColdStart, DatasetSpec, cache, cold_start_split, epoch_batches, leave_one_out,
-        random_split, temporal_split,
+        ColdStart, DatasetSpec, cache, cold_start_split, cold_start_split_cold_valid,
+        epoch_batches, leave_one_out, random_split, temporal_split,
     };
     let ds = Dataset::load(spec(), Some(&default_ml100k_dir()))?;
     let n = ds.interactions.len();
@@ -132,6 +132,22 @@ fn splits_batches_and_cache() -> Result<(), Box<dyn std::error::Error>> {
             .all(|&r| held.contains(&ds.interactions.item[r as usize]))
     );
     assert_eq!(c.len(), n);
+    // With cold validation: the same test rows, and validation items unseen in training.
+    let v = cold_start_split_cold_valid(&ds, ColdStart::Items, 0.1, 0.1, 7)?;
+    assert_eq!(v.test, c.test);
+    assert_eq!(v.held_out, c.held_out);
+    assert_eq!(v.len(), n);
+    let train_items: std::collections::HashSet<u32> = v
+        .train
+        .iter()
+        .map(|&r| ds.interactions.item[r as usize])
+        .collect();
+    assert!(!v.valid.is_empty());
+    assert!(v.valid.iter().all(|&r| {
+        let i = ds.interactions.item[r as usize];
+        !train_items.contains(&i) && !held.contains(&i)
+    }));
+    assert!(cold_start_split_cold_valid(&ds, ColdStart::Items, 0.5, 0.5, 7).is_err());
 
     // Batches: seeded per epoch, every training row exactly once.
     let b1 = epoch_batches(&ds, &a.train, 1024, 9, 0)?;

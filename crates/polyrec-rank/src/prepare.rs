@@ -22,16 +22,35 @@ pub fn make_split(ds: &Dataset, split: &SplitConfig, seed: u64, base: &Path) -> 
     Ok(match split {
         SplitConfig::Random { valid, test } => polyrec_data::random_split(ds, *valid, *test, seed)?,
         SplitConfig::Temporal { valid, test } => polyrec_data::temporal_split(ds, *valid, *test)?,
-        SplitConfig::ColdItems { share, valid } => {
-            polyrec_data::cold_start_split(ds, ColdStart::Items, *share, *valid, seed)?
-        }
-        SplitConfig::ColdUsers { share, valid } => {
-            polyrec_data::cold_start_split(ds, ColdStart::Users, *share, *valid, seed)?
-        }
+        SplitConfig::ColdItems {
+            share,
+            valid,
+            cold_valid,
+        } => cold_split(ds, ColdStart::Items, *share, *valid, *cold_valid, seed)?,
+        SplitConfig::ColdUsers {
+            share,
+            valid,
+            cold_valid,
+        } => cold_split(ds, ColdStart::Users, *share, *valid, *cold_valid, seed)?,
         SplitConfig::File { path } => {
             let p = base.join(path);
             read_split_file(ds, &p)?
         }
+    })
+}
+
+fn cold_split(
+    ds: &Dataset,
+    what: ColdStart,
+    share: f64,
+    valid: f64,
+    cold_valid: bool,
+    seed: u64,
+) -> Result<Split> {
+    Ok(if cold_valid {
+        polyrec_data::cold_start_split_cold_valid(ds, what, share, valid, seed)?
+    } else {
+        polyrec_data::cold_start_split(ds, what, share, valid, seed)?
     })
 }
 

@@ -200,21 +200,35 @@ pub enum SplitConfig {
     ColdItems {
         /// Share of items held out.
         share: f64,
-        /// Validation share of the remaining rows.
+        /// Validation share: of the items (held out like the test ones) when `cold_valid`,
+        /// else of the remaining rows.
         valid: f64,
+        /// Whether validation holds out items too, so that the epoch is chosen on unseen
+        /// items (the default), or is a random share of the warm rows.
+        #[serde(default = "yes")]
+        cold_valid: bool,
     },
     /// A seeded share of users held out with all their rows (test).
     ColdUsers {
         /// Share of users held out.
         share: f64,
-        /// Validation share of the remaining rows.
+        /// Validation share: of the users (held out like the test ones) when `cold_valid`,
+        /// else of the remaining rows.
         valid: f64,
+        /// Whether validation holds out users too, so that the epoch is chosen on unseen
+        /// users (the default), or is a random share of the warm rows.
+        #[serde(default = "yes")]
+        cold_valid: bool,
     },
     /// One word (`train`, `valid`, `test`) per data row of the interaction file, in order.
     File {
         /// The split file.
         path: String,
     },
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for SplitConfig {
@@ -239,10 +253,12 @@ impl SplitConfig {
             "cold-items" => Self::ColdItems {
                 share: 0.1,
                 valid: 0.1,
+                cold_valid: true,
             },
             "cold-users" => Self::ColdUsers {
                 share: 0.1,
                 valid: 0.1,
+                cold_valid: true,
             },
             other => match other.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Self::File {
