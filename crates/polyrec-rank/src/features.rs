@@ -73,6 +73,10 @@ pub struct FeatureConfig {
     pub history: bool,
     /// At most this many of the user's latest training items form the history.
     pub history_len: usize,
+    /// Pool the history with attention to the candidate item (DIN-style: each past item is
+    /// weighted by the softmax of its inner product with the candidate's history vector),
+    /// added to the plain mean; off: the mean alone.
+    pub history_attention: bool,
     /// L2 penalty on the embedding rows a batch uses.
     pub embedding_l2: f64,
     /// Append the pairwise inner products of the field vectors (factorisation-machine /
@@ -84,6 +88,11 @@ pub struct FeatureConfig {
     /// During training, drop each field vector of each row with this probability (the rest
     /// are scaled up to keep the expectation): a regulariser against memorised ids.
     pub field_dropout: f64,
+    /// During training, replace the user id vector and, independently, the item id vector of
+    /// each row by zeros with this probability (DropoutNet-style, no rescaling): a cold user
+    /// or item reads zeros there, so the model learns to predict from attributes, text and
+    /// the graph when an id has no vector. For cold-start use; 0 (off) by default.
+    pub id_dropout: f64,
     /// Fine-tune the language model's top this many transformer layers jointly with the
     /// ranker (0: its embeddings stay fixed). Item texts are re-encoded through those
     /// layers for the distinct items of each training batch; the lower layers run once.
@@ -106,10 +115,12 @@ impl Default for FeatureConfig {
             kg_neighbours: 8,
             history: true,
             history_len: 50,
+            history_attention: false,
             embedding_l2: 0.0,
             pairwise: false,
             fm: false,
             field_dropout: 0.0,
+            id_dropout: 0.0,
             finetune_layers: 0,
         }
     }
@@ -157,6 +168,13 @@ impl FeatureConfig {
             return bad(
                 "field_dropout",
                 self.field_dropout.to_string(),
+                "must be in [0, 1)",
+            );
+        }
+        if !(0.0..1.0).contains(&self.id_dropout) {
+            return bad(
+                "id_dropout",
+                self.id_dropout.to_string(),
                 "must be in [0, 1)",
             );
         }

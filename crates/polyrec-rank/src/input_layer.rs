@@ -175,6 +175,8 @@ pub struct InputLayer {
     dim: i64,
     fields: i64,
     l2: f64,
+    id_dropout: f64,
+    history_attention: bool,
 }
 
 fn emb<'a, P: std::borrow::Borrow<nn::Path<'a>>>(p: P, n: i64, d: i64) -> nn::Embedding {
@@ -271,8 +273,15 @@ impl InputLayer {
             let [a, b, c, e] = side
                 .kg
                 .unwrap_or_else(|| [zeros(k), zeros(k), zeros(k * k), zeros(k * k)]);
+            // Entity vectors start at zero: an entity that no training item reaches gets no
+            // gradient and stays zero, so a cold item's unseen neighbours (its own actors,
+            // say) read as "nothing known" rather than as untrained noise.
+            let zero_init = nn::EmbeddingConfig {
+                ws_init: nn::Init::Const(0.0),
+                ..Default::default()
+            };
             KgLayer {
-                entities: emb(&q / "entities", ne + 1, d),
+                entities: nn::embedding(&q / "entities", ne + 1, d, zero_init),
                 relations: emb(&q / "relations", nr + 1, d),
                 hop: [
                     fixed(&q, "hop1_relations", a),
@@ -309,6 +318,8 @@ impl InputLayer {
             dim: d,
             fields: space.field_names().len() as i64,
             l2: space.config.embedding_l2,
+            id_dropout: space.config.id_dropout,
+            history_attention: space.config.history_attention,
         }
     }
 
@@ -344,6 +355,15 @@ impl InputLayer {
             };
             reg.push(uv.square().sum(Kind::Float) + iv.square().sum(Kind::Float));
             user_vec = Some(uv.shallow_clone());
+            let (uv, iv) = if train && self.id_dropout > 0.0 {
+                let keep = |v: &Tensor| {
+                    let mut k = Tensor::empty([v.size()[0], 1], (Kind::Float, v.device()));
+                    v * k.bernoulli_float_(1.0 - self.id_dropout)
+                };
+                (keep(&uv), keep(&iv))
+            } else {
+                (uv, iv)
+            };
             f.push(uv);
             f.push(iv);
         }
@@ -402,9 +422,21 @@ impl InputLayer {
         }
         if let Some((items, e)) = &self.history {
             let h = items.index_select(0, &x.user);
-            let mask = h.ne(0).to_kind(Kind::Float).unsqueeze(-1);
+            // Padding and the candidate itself are left out: a training row's item is in its
+            // user's history, a test row's is not, and the model must not learn the difference.
+            let hidden = h.eq(0).logical_or(&h.eq_tensor(&x.item.unsqueeze(-1)));
+            let mask = hidden.logical_not().to_kind(Kind::Float).unsqueeze(-1);
             let n = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-            let v = (e.forward(&h) * mask).sum_dim_intlist(1, false, Kind::Float) / n.sqrt();
+            let hv = e.forward(&h);
+            let mut v = (&hv * &mask).sum_dim_intlist(1, false, Kind::Float) / n.sqrt();
+            if self.history_attention {
+                // [B, H] scores of each past item against the candidate.
+                let target = e.forward(&x.item).unsqueeze(-1);
+                let scores = hv.matmul(&target).squeeze_dim(-1) / (self.dim as f64).sqrt();
+                let scores = scores.masked_fill(&hidden, -1e9);
+                let w = scores.softmax(-1, Kind::Float).unsqueeze(-1) * &mask;
+                v = v + (w * hv).sum_dim_intlist(1, false, Kind::Float);
+            }
             f.push(v);
         }
         let fields = Tensor::stack(&f, 1);
