@@ -37,9 +37,18 @@ ROW[pepnet-text]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEX
 ROW[pepnet-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $KG"
 ROW[pepnet-text-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG"
 ROW[pepnet-all]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST"
-ROW[cold-ids]="--config examples/train/protocol-pepnet.toml --split cold-items"
-ROW[cold-text-kg]="--config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG --split cold-items"
-ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all cold-ids cold-text-kg}"
+ROW[pepnet-all-m]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST --set train.monitor.gender=0.0"
+# Item cold start: the two item tasks (the user-level gender task would steer the choice of
+# epoch), validation on other held-out items. "ids" keeps the user's attributes but gives
+# the item side its id alone, which a held-out item does not have.
+COLD="--config examples/train/protocol-pepnet.toml --split cold-items --set tasks=[\"like\",\"rating\"]"
+ITEM_IDS_ONLY="--set features.attributes=[\"gender\",\"occupation\"]"
+ROW[cold-ids]="$COLD $ITEM_IDS_ONLY"
+ROW[cold-attrs]="$COLD"
+ROW[cold-text]="$COLD $TEXT"
+ROW[cold-text-kg]="$COLD $TEXT $KG"
+ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all cold-ids cold-attrs cold-text cold-text-kg}"
+set -f # the rows hold TOML arrays ([...]), not file patterns
 
 for row in $ROWS; do
   [ "${TABLE_ONLY:-0}" = 1 ] && break

@@ -273,15 +273,19 @@ impl InputLayer {
             let [a, b, c, e] = side
                 .kg
                 .unwrap_or_else(|| [zeros(k), zeros(k), zeros(k * k), zeros(k * k)]);
-            // Entity vectors start at zero: an entity that no training item reaches gets no
-            // gradient and stays zero, so a cold item's unseen neighbours (its own actors,
-            // say) read as "nothing known" rather than as untrained noise.
-            let zero_init = nn::EmbeddingConfig {
-                ws_init: nn::Init::Const(0.0),
+            // Entity vectors start near zero (N(0, 1e-4)): an entity that no training item
+            // reaches gets no gradient and stays there, so a cold item's unseen neighbours
+            // (its own actors, say) read as "nothing known" rather than as untrained noise.
+            // Not exactly zero, so that the relation attention has a gradient from the start.
+            let near_zero = nn::EmbeddingConfig {
+                ws_init: nn::Init::Randn {
+                    mean: 0.0,
+                    stdev: 1e-4,
+                },
                 ..Default::default()
             };
             KgLayer {
-                entities: nn::embedding(&q / "entities", ne + 1, d, zero_init),
+                entities: nn::embedding(&q / "entities", ne + 1, d, near_zero),
                 relations: emb(&q / "relations", nr + 1, d),
                 hop: [
                     fixed(&q, "hop1_relations", a),
