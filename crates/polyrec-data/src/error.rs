@@ -102,6 +102,20 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An input passes one of the bounds in [`crate::limits`] (size, line length,
+    /// decompression ratio, number of scenarios or classes), or is not a file that can be
+    /// read to its end (a device).
+    #[error("{0}")]
+    Limit(RowError),
+    /// A spec would read or write where it may not: a path outside the data folder without
+    /// `allow_outside_data_dir`, or an output (the reject file) that is one of the inputs.
+    #[error("{path}: {message}")]
+    Path {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong and how to allow it.
+        message: String,
+    },
     /// A split or batch parameter is invalid.
     #[error("invalid parameter `{name}` = {value}: {reason}")]
     Param {

@@ -10,6 +10,23 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
+/// Whether two paths name the same existing file (after symbolic links; on Unix, hard
+/// links too): an output that is an input would destroy it.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
+            return true;
+        }
+    }
+    let _ = (&ma, &mb);
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 /// Hex SHA-256 of some bytes.
 pub fn hex_digest(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
