@@ -295,6 +295,8 @@ fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
             .has_headers(false)
             .from_reader(rest);
         let mut rec = csv::ByteRecord::new();
+        // Line ends counted in `rest` up to `scan_pos`.
+        let (mut scan_pos, mut scan_line) = (0usize, 0usize);
         loop {
             let line = base_line + rdr.position().line() as usize;
             match rdr.read_byte_record(&mut rec) {
@@ -315,12 +317,23 @@ fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
                     continue;
                 }
             }
-            let (rec_start, line) = rec.position().map_or((0, line), |p| {
-                (p.byte() as usize, base_line + p.line() as usize)
-            });
-            let raw = rest
-                .get(rec_start..rdr.position().byte() as usize)
-                .unwrap_or_default();
+            // The record's first byte past the line ends before it, and its line counted
+            // from the bytes (the csv crate's own count can lag a line after a CRLF).
+            let end = (rdr.position().byte() as usize).min(rest.len());
+            let mut rec_start = rec.position().map_or(0, |p| p.byte() as usize).min(end);
+            while rest
+                .get(rec_start)
+                .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+                && rec_start < end
+            {
+                rec_start += 1;
+            }
+            scan_line +=
+                memchr::memchr_iter(b'\n', rest.get(scan_pos..rec_start).unwrap_or_default())
+                    .count();
+            scan_pos = scan_pos.max(rec_start);
+            let line = base_line + scan_line + 1;
+            let raw = rest.get(rec_start..end).unwrap_or_default();
             if let Some(nl) = unbalanced_quote(raw, rec.len(), (!first).then_some(t.header.len())) {
                 t.errors.push(RowError::new(
                     path,

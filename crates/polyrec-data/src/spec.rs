@@ -313,8 +313,17 @@ impl DatasetSpec {
     /// Reads and parses a spec file.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&text, path)
+        let bytes = crate::limits::read_file_capped(path, 16 << 20, usize::MAX)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = memchr::memchr_iter(b'\n', bytes.get(..e.valid_up_to()).unwrap_or_default())
+                .count()
+                + 1;
+            Error::spec(
+                path,
+                format!("line {line}: invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        Self::from_toml_str(text, path)
     }
 
     fn check(&self, origin: &Path) -> Result<()> {

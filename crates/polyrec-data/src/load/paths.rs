@@ -32,7 +32,13 @@ pub(super) fn resolve(dir: &Path, f: &FileSpec) -> PathBuf {
 pub(super) fn check(spec: &DatasetSpec, dir: &Path) -> Result<()> {
     let files: Vec<PathBuf> = inputs(spec).iter().map(|f| resolve(dir, f)).collect();
     if !spec.allow_outside_data_dir {
-        // A missing folder holds nothing: its files are reported missing when read.
+        // A missing folder holds nothing: its files are reported missing when read. An empty
+        // folder (a spec named without a folder) is the current one.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
         let root = dir
             .canonicalize()
             .or_else(|_| std::path::absolute(dir))
