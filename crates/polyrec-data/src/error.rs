@@ -51,6 +51,10 @@ impl fmt::Display for RowError {
         if !self.field.is_empty() {
             write!(f, "field `{}` ", self.field)?;
         }
+        if self.field.is_empty() && self.value.is_empty() {
+            // A fault of the file or the line as a whole (a bound, a structure).
+            return write!(f, "{}", self.reason);
+        }
         write!(f, "value {:?}: {}", self.value, self.reason)
     }
 }

@@ -305,7 +305,16 @@ pub struct SocialSpec {
 impl DatasetSpec {
     /// Parses a spec from TOML text; `origin` names it in errors and anchors relative paths.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
-        let spec: Self = toml::from_str(text).map_err(|e| Error::spec(origin, e.to_string()))?;
+        // A TOML error quotes the line at fault: each line of the message is cut short, so
+        // a file that is not a spec is not echoed.
+        let spec: Self = toml::from_str(text).map_err(|e| {
+            let message: Vec<String> = e
+                .to_string()
+                .lines()
+                .map(crate::limits::truncate_for_message)
+                .collect();
+            Error::spec(origin, message.join("\n"))
+        })?;
         spec.check(origin)?;
         Ok(spec)
     }

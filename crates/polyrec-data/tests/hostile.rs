@@ -410,3 +410,28 @@ fn the_hostile_corpus_never_panics() {
     }
     assert!(n >= 10, "the corpus has {n} files");
 }
+
+#[test]
+fn unclear_errors_a_file_that_is_not_a_spec_is_not_echoed() {
+    let line = format!("root:x:0:0:{}:/root:/bin/bash\n", "y".repeat(5000));
+    let dir = setup(&[
+        ("passwd.toml", line.as_bytes()),
+        ("bad.toml", b"name = \"t\"\n\n# \xff\n"),
+    ]);
+    match DatasetSpec::from_toml_file(dir.path().join("passwd.toml")) {
+        Err(Error::Spec { message, .. }) => {
+            assert!(
+                message.lines().all(|l| l.chars().count() <= 200),
+                "{message}"
+            );
+            assert!(!message.contains(&"y".repeat(300)), "{message}");
+        }
+        other => panic!("expected a spec error, got {:?}", other.map(|s| s.name)),
+    }
+    match DatasetSpec::from_toml_file(dir.path().join("bad.toml")) {
+        Err(Error::Spec { message, .. }) => {
+            assert!(message.contains("line 3: invalid UTF-8"), "{message}")
+        }
+        other => panic!("expected a spec error, got {:?}", other.map(|s| s.name)),
+    }
+}
