@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_size_bound_holds() {
-        let text = vec![b'\n'; 100];
+        let text = [b'\n'; 100];
         assert!(matches!(
             read_capped(&text[..], Path::new("f"), 99, "file"),
             Err(Error::Limit(_))

@@ -286,10 +286,7 @@ fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
     let mut first = true;
     // Byte offset and line count where the current reader starts.
     let (mut start, mut base_line) = (0usize, 0usize);
-    'restart: loop {
-        let Some(rest) = bytes.get(start..) else {
-            break;
-        };
+    'restart: while let Some(rest) = bytes.get(start..) {
         let mut rdr = csv::ReaderBuilder::new()
             .flexible(true)
             .has_headers(false)
@@ -522,7 +519,7 @@ fn read_parquet(path: &Path) -> Result<RawTable> {
                 })
                 .collect();
             t.push_row(record, cells.into_iter())
-                .map_err(|e| crate::Error::Limit(e))?;
+                .map_err(crate::Error::Limit)?;
         }
     }
     Ok(t)

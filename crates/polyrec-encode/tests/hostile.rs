@@ -13,6 +13,9 @@ use tch::{Device, Kind, Tensor};
 
 const HIDDEN: i64 = 32;
 
+/// A `config.json` field and the value it is given.
+type Field = (&'static str, serde_json::Value);
+
 /// A random BERT (hidden 32, 4 heads, feed-forward 64, 64 positions) with `vocab` tokens
 /// and `layers` layers, and the real tokenizer; `config` overrides fields of its config.
 fn tiny_model(
@@ -95,7 +98,7 @@ fn load_error(vocab: i64, layers: i64, config: &[(&str, serde_json::Value)]) -> 
 #[test]
 fn configs_that_do_not_fit_the_checkpoint_are_model_errors() {
     use serde_json::json;
-    let cases: [(i64, &[(&str, serde_json::Value)], &[&str]); 8] = [
+    let cases: [(i64, &[Field], &[&str]); 8] = [
         (
             30522,
             &[("vocab_size", json!(40000))],
