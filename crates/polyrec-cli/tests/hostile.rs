@@ -358,3 +358,53 @@ fn paths_a_spec_reads_only_under_its_data_folder() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn memory_a_50_megabyte_text_is_embedded_within_bounds() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = "a long review of a quiet film ".repeat((50 << 20) / 30);
+    text.push('\n');
+    text.push_str("a long review of a quiet film\n");
+    std::fs::write(dir.path().join("t.txt"), &text)?;
+    let before = snapshot(dir.path());
+    let out = polyrec()
+        .current_dir(dir.path())
+        .args([
+            "embed",
+            "--device",
+            "cpu",
+            "--threads",
+            "100000",
+            "--input",
+            "t.txt",
+            "--output",
+            "e.npy",
+        ])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The thread bound is checked first; within it the run succeeds.
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--threads 100000"), "{err}");
+    let out = polyrec()
+        .current_dir(dir.path())
+        .args([
+            "embed",
+            "--device",
+            "cpu",
+            "--threads",
+            "1024",
+            "--input",
+            "t.txt",
+            "--output",
+            "e.npy",
+        ])
+        .output()?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let mut after = snapshot(dir.path());
+    let npy = after.remove(&dir.path().join("e.npy")).ok_or("no output")?;
+    assert_eq!(before, after, "another file changed");
+    // Two rows of 384 float32 after a 128-byte header.
+    assert_eq!(npy.len(), 128 + 2 * 384 * 4);
+    Ok(())
+}
