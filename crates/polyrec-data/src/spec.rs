@@ -456,6 +456,30 @@ impl DatasetSpec {
         PathBuf::from(format!("{safe}.rejects.tsv"))
     }
 
+    /// Where rejected rows go: `reject_file`, else [`DatasetSpec::default_reject_file`].
+    pub fn reject_path(&self) -> PathBuf {
+        self.reject_file
+            .clone()
+            .unwrap_or_else(|| self.default_reject_file())
+    }
+
+    /// The reject file must not be the spec file itself (the load checks it against the
+    /// data files). Call it where the spec's path is known, before loading.
+    pub fn check_outputs(&self, spec_path: &Path) -> Result<()> {
+        let reject = self.reject_path();
+        if crate::persist::same_file(&reject, spec_path) {
+            return Err(Error::Path {
+                path: reject,
+                message: format!(
+                    "the reject file is the spec {}; writing it would destroy the spec: name \
+                     another `reject_file`",
+                    spec_path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The folder relative paths resolve against, given the spec file's location and an
     /// optional override (which wins).
     pub fn resolve_data_dir(&self, spec_path: &Path, overridden: Option<&Path>) -> Result<PathBuf> {

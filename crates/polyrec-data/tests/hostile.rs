@@ -226,6 +226,22 @@ fn lost_files_a_reject_file_naming_an_input_is_refused_before_any_work() {
             other => panic!("expected a path error, got {:?}", other.map(|d| d.name)),
         }
     }
+    // The spec file itself, named as the reject file.
+    let spec_path = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec_path,
+        LOG_SPEC
+            .replace("DIR/out/rejects.tsv", "DIR/spec.toml")
+            .replace("DIR", &dir.path().display().to_string()),
+    )
+    .expect("write spec");
+    match Dataset::load(&spec_path, None) {
+        Err(Error::Path { message, .. }) => {
+            assert!(message.contains("would destroy the spec"), "{message}")
+        }
+        other => panic!("expected a path error, got {:?}", other.map(|d| d.name)),
+    }
+    assert!(std::fs::read_to_string(&spec_path).is_ok_and(|t| t.contains("[[tasks]]")));
     #[cfg(unix)]
     {
         let link = dir.path().join("link.tsv");

@@ -80,6 +80,11 @@ pub struct Predictions {
     pub score: Vec<f64>,
 }
 
+/// Scenario names the report uses for its own entries.
+fn reserved(scenario: &str) -> bool {
+    scenario == "overall" || scenario == "topk" || scenario.starts_with("slice:")
+}
+
 impl Predictions {
     /// Reads a CSV with the header `scenario,task,user,label,score` (any column order;
     /// RFC 4180 quoting, a UTF-8 byte-order mark allowed). A malformed row is an error
@@ -249,6 +254,16 @@ impl Predictions {
                 .copied()
                 .unwrap_or(TaskType::Binary);
             self.check_row(i, ty, scale)?;
+        }
+        if let Some(i) = (0..self.scenario.len()).find(|&i| reserved(&self.scenario[i])) {
+            return Err(self.row_error(
+                i,
+                format!(
+                    "field `scenario`: value {} is a key of the report (overall, topk, \
+                     slice:...); rename the scenario",
+                    quote(&self.scenario[i])
+                ),
+            ));
         }
         Ok(types)
     }

@@ -189,3 +189,23 @@ fn the_hostile_corpus_never_panics() {
     }
     assert!(n >= 10, "{n} corpus files");
 }
+
+#[test]
+fn a_scenario_named_like_a_report_key_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("p.csv");
+    for name in ["overall", "topk", "slice:new"] {
+        std::fs::write(
+            &f,
+            format!("scenario,task,user,label,score\ns,t,u,1,0.5\n{name},t,u,0,0.5\n"),
+        )
+        .expect("write");
+        let mut p = Predictions::read_csv(&f).expect("reads");
+        let (line, m) = row_error(p.validate(&HashMap::new(), ScoreScale::Probability));
+        assert_eq!(line, 3);
+        assert!(
+            m.contains("field `scenario`") && m.contains("key of the report"),
+            "{m}"
+        );
+    }
+}

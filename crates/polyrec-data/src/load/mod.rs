@@ -40,6 +40,7 @@ impl Dataset {
     pub fn load(spec_path: impl AsRef<Path>, data_dir: Option<&Path>) -> Result<Self> {
         let spec_path = spec_path.as_ref();
         let spec = DatasetSpec::from_toml_file(spec_path)?;
+        spec.check_outputs(spec_path)?;
         let dir = spec.resolve_data_dir(spec_path, data_dir)?;
         Self::load_spec(&spec, &dir)
     }

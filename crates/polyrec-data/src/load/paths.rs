@@ -59,10 +59,7 @@ pub(super) fn check(spec: &DatasetSpec, dir: &Path) -> Result<()> {
             }
         }
     }
-    let reject = spec
-        .reject_file
-        .clone()
-        .unwrap_or_else(|| spec.default_reject_file());
+    let reject = spec.reject_path();
     if let Some(input) = files.iter().find(|f| crate::persist::same_file(f, &reject)) {
         return Err(Error::Path {
             path: reject.clone(),

@@ -67,10 +67,7 @@ impl Rejects {
         match spec.on_error {
             ErrorPolicy::Fail => Err(self.fail()),
             ErrorPolicy::Skip => {
-                let file = spec
-                    .reject_file
-                    .clone()
-                    .unwrap_or_else(|| spec.default_reject_file());
+                let file = spec.reject_path();
                 write_rejects(&file, &self.rows)?;
                 Ok(Some(file))
             }
