@@ -36,6 +36,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // `serve` writes to sockets, whose broken connections are errors it handles.
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_sigpipe();
+    }
     let result = match cli.command {
         Command::Data(c) => cmd::data::run(c),
         Command::Embed(a) => cmd::embed::run(a),
@@ -52,5 +56,19 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Restores the default action of SIGPIPE, as command-line tools have it: when the reader
+/// of our output goes away (`polyrec data inspect ... | head -1`), the process ends
+/// quietly (status 141 in a shell) instead of panicking in `println!` on a broken pipe.
+/// Rust's runtime ignores SIGPIPE; this is the application's choice, not a library's.
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with `SIG_DFL` for SIGPIPE, before any thread starts; it only
+    // resets the disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -76,8 +76,17 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
 #[test]
 fn metrics_json_has_the_reference_shape() -> Result<(), Box<dyn std::error::Error>> {
     let fix = root().join("crates/polyrec-eval/tests/fixtures");
+    // `rating` has integer labels 1..5: its type is said, not guessed.
     let out = polyrec()
-        .args(["metrics", "--json", "--k", "5,10", "--predictions"])
+        .args([
+            "metrics",
+            "--json",
+            "--k",
+            "5,10",
+            "--task",
+            "rating=regression",
+        ])
+        .arg("--predictions")
         .arg(fix.join("public_metrics_predictions.csv"))
         .arg("--topk")
         .arg(fix.join("public_metrics_topk.jsonl"))

@@ -51,6 +51,10 @@ impl fmt::Display for RowError {
         if !self.field.is_empty() {
             write!(f, "field `{}` ", self.field)?;
         }
+        if self.field.is_empty() && self.value.is_empty() {
+            // A fault of the file or the line as a whole (a bound, a structure).
+            return write!(f, "{}", self.reason);
+        }
         write!(f, "value {:?}: {}", self.value, self.reason)
     }
 }
@@ -100,6 +104,20 @@ pub enum Error {
         /// The cache file.
         path: PathBuf,
         /// What is wrong.
+        message: String,
+    },
+    /// An input passes one of the bounds in [`crate::limits`] (size, line length,
+    /// decompression ratio, number of scenarios or classes), or is not a file that can be
+    /// read to its end (a device).
+    #[error("{0}")]
+    Limit(RowError),
+    /// A spec would read or write where it may not: a path outside the data folder without
+    /// `allow_outside_data_dir`, or an output (the reject file) that is one of the inputs.
+    #[error("{path}: {message}")]
+    Path {
+        /// The path at fault.
+        path: PathBuf,
+        /// What is wrong and how to allow it.
         message: String,
     },
     /// A split or batch parameter is invalid.

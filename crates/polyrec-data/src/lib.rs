@@ -40,6 +40,7 @@ mod batch;
 pub mod cache;
 mod dataset;
 mod error;
+pub mod limits;
 mod load;
 pub mod persist;
 pub mod read;

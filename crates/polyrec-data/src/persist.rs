@@ -10,6 +10,47 @@ use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
+/// Whether two paths name the same existing file (after symbolic links; on Unix, hard
+/// links too): an output that is an input would destroy it.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    // As the kernel resolves them, and with `.` and `..` folded first (a path through a
+    // folder that does not exist yet, `out/../input.csv`, is the input once a writer
+    // creates that folder).
+    inode_eq(a, b) || inode_eq(&lexical(a), &lexical(b))
+}
+
+fn inode_eq(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if ma.dev() == mb.dev() && ma.ino() == mb.ino() {
+            return true;
+        }
+    }
+    let _ = (&ma, &mb);
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// `p` made absolute with `.` dropped and `..` folded, without touching the file system.
+fn lexical(p: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Hex SHA-256 of some bytes.
 pub fn hex_digest(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))

@@ -2,7 +2,6 @@
 //! text cells with their line numbers, plus the structural errors found on the way (wrong
 //! column count, invalid UTF-8, malformed JSON). Semantic checks happen in `dataset`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::spec::Format;
@@ -54,13 +53,38 @@ impl RawTable {
         self.lines.len() + self.errors.len()
     }
 
-    fn push_row<'a>(&mut self, line: usize, fields: impl Iterator<Item = &'a str>) {
+    /// Appends a row; an error once the table's text would pass the 32-bit offsets of its
+    /// cells (the table is left as it was).
+    fn push_row<'a>(
+        &mut self,
+        line: usize,
+        fields: impl Iterator<Item = &'a str>,
+    ) -> std::result::Result<(), RowError> {
+        let (buf_len, cells_len) = (self.buf.len(), self.cells.len());
         for f in fields {
-            let s = self.buf.len() as u32;
+            let Some((s, e)) = self.offsets(f) else {
+                self.buf.truncate(buf_len);
+                self.cells.truncate(cells_len);
+                return Err(RowError::new(
+                    &self.file,
+                    line,
+                    "",
+                    "",
+                    "the table's text passes 4 GiB, the bound for one input",
+                ));
+            };
             self.buf.push_str(f);
-            self.cells.push((s, self.buf.len() as u32));
+            self.cells.push((s, e));
         }
         self.lines.push(line);
+        Ok(())
+    }
+
+    /// The offsets `f` would take at the end of the buffer, when they fit in 32 bits.
+    fn offsets(&self, f: &str) -> Option<(u32, u32)> {
+        let s = u32::try_from(self.buf.len()).ok()?;
+        let e = u32::try_from(self.buf.len() + f.len()).ok()?;
+        Some((s, e))
     }
 
     /// Pushes the fields as a row when there are exactly `width` of them; otherwise leaves
@@ -78,9 +102,12 @@ impl RawTable {
             if count > width {
                 continue;
             }
-            let s = self.buf.len() as u32;
+            let Some((s, e)) = self.offsets(f) else {
+                count = usize::MAX;
+                break;
+            };
             self.buf.push_str(f);
-            self.cells.push((s, self.buf.len() as u32));
+            self.cells.push((s, e));
         }
         if count != width {
             self.buf.truncate(buf_len);
@@ -92,18 +119,10 @@ impl RawTable {
     }
 }
 
-/// Reads the whole file, decompressing `.gz` transparently.
+/// Reads the whole file, decompressing gzip transparently, under the bounds of
+/// [`crate::limits`] (size, line length, decompression ratio; no devices).
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::io(path, e))?;
-        Ok(out)
-    } else {
-        Ok(raw)
-    }
+    crate::limits::read_input(path)
 }
 
 /// Reads a table in the given format (or the one its name suggests).
@@ -188,10 +207,13 @@ fn parse_delimited(
     if has_header && let Some((n, l)) = lines.next() {
         match std::str::from_utf8(l) {
             Ok(h) => {
+                // A comma-separated file read as tab-separated: keep its header whole, so
+                // that the missing-column error shows what it really looks like.
+                let commas = !h.contains(delim as char) && h.contains(',');
                 t.header = h
                     .split(delim as char)
                     .map(|c| {
-                        if atomic {
+                        if atomic && !commas {
                             c.split(':').next().unwrap_or(c)
                         } else {
                             c
@@ -250,81 +272,141 @@ fn parse_delimited(
     t
 }
 
+/// RFC 4180 CSV. A quoted field may span lines, but a record that does so must still have
+/// the header's width, close every quote and span at most
+/// [`crate::limits::MAX_QUOTED_LINES`] lines: otherwise it is an unbalanced quote, its
+/// first line is rejected and reading starts again on the next line, so one stray `"`
+/// never swallows the rows after it.
 fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let mut t = RawTable {
         file: path.to_path_buf(),
         ..Default::default()
     };
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
-    let mut rec = csv::ByteRecord::new();
     let mut first = true;
-    loop {
-        let line = rdr.position().line() as usize;
-        match rdr.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map_or(line, |p| p.line() as usize);
+    // Byte offset and line count where the current reader starts.
+    let (mut start, mut base_line) = (0usize, 0usize);
+    'restart: while let Some(rest) = bytes.get(start..) {
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(rest);
+        let mut rec = csv::ByteRecord::new();
+        // Line ends counted in `rest` up to `scan_pos`.
+        let (mut scan_pos, mut scan_line) = (0usize, 0usize);
+        loop {
+            let line = base_line + rdr.position().line() as usize;
+            match rdr.read_byte_record(&mut rec) {
+                Ok(false) => break 'restart,
+                Ok(true) => {}
+                Err(e) => {
+                    let line = e.position().map_or(line, |p| base_line + p.line() as usize);
+                    t.errors.push(RowError::new(
+                        path,
+                        line,
+                        "",
+                        "",
+                        format!("malformed CSV: {e}"),
+                    ));
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        break 'restart;
+                    }
+                    continue;
+                }
+            }
+            // The record's first byte past the line ends before it, and its line counted
+            // from the bytes (the csv crate's own count can lag a line after a CRLF).
+            let end = (rdr.position().byte() as usize).min(rest.len());
+            let mut rec_start = rec.position().map_or(0, |p| p.byte() as usize).min(end);
+            while rest
+                .get(rec_start)
+                .is_some_and(|b| matches!(b, b'\r' | b'\n'))
+                && rec_start < end
+            {
+                rec_start += 1;
+            }
+            scan_line +=
+                memchr::memchr_iter(b'\n', rest.get(scan_pos..rec_start).unwrap_or_default())
+                    .count();
+            scan_pos = scan_pos.max(rec_start);
+            let line = base_line + scan_line + 1;
+            let raw = rest.get(rec_start..end).unwrap_or_default();
+            if let Some(nl) = unbalanced_quote(raw, rec.len(), (!first).then_some(t.header.len())) {
                 t.errors.push(RowError::new(
                     path,
                     line,
                     "",
-                    "",
-                    format!("malformed CSV: {e}"),
+                    String::from_utf8_lossy(raw.get(..nl).unwrap_or_default()),
+                    "unbalanced quote: a quoted field opened on this line runs over the \
+                     following lines and does not make a well-formed row; the line is \
+                     rejected and reading goes on at the next line",
                 ));
-                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    break;
+                start += rec_start + nl + 1;
+                base_line = line;
+                continue 'restart;
+            }
+            let line = line.max(1);
+            if let Some(fields) = csv_fields(&mut t, path, line, &rec) {
+                if first {
+                    t.header = fields.iter().map(|s| s.trim().to_string()).collect();
+                    first = false;
+                } else if fields.len() != t.header.len() {
+                    let w = t.header.len();
+                    let raw = fields.join(",");
+                    t.errors.push(RowError::new(
+                        path,
+                        line,
+                        "",
+                        raw,
+                        format!("expected {w} columns, found {}", fields.len()),
+                    ));
+                } else if let Err(e) = t.push_row(line, fields.into_iter()) {
+                    t.errors.push(e);
+                    break 'restart;
                 }
-                continue;
             }
         }
-        let line = rec.position().map_or(line, |p| p.line() as usize);
-        let mut fields = Vec::with_capacity(rec.len());
-        let mut bad = None;
-        for (i, f) in rec.iter().enumerate() {
-            match std::str::from_utf8(f) {
-                Ok(s) => fields.push(s),
-                Err(e) => {
-                    bad = Some((i, String::from_utf8_lossy(f).into_owned(), e.valid_up_to()));
-                    break;
-                }
-            }
-        }
-        if let Some((i, v, at)) = bad {
-            let field = t.header.get(i).cloned().unwrap_or_else(|| i.to_string());
-            t.errors.push(RowError::new(
-                path,
-                line,
-                field,
-                v,
-                format!("invalid UTF-8 at byte {at}"),
-            ));
-            continue;
-        }
-        if first {
-            t.header = fields.iter().map(|s| s.trim().to_string()).collect();
-            first = false;
-            continue;
-        }
-        if fields.len() != t.header.len() {
-            let w = t.header.len();
-            let raw = fields.join(",");
-            t.errors.push(RowError::new(
-                path,
-                line,
-                "",
-                raw,
-                format!("expected {w} columns, found {}", fields.len()),
-            ));
-            continue;
-        }
-        t.push_row(line, fields.into_iter());
     }
     Ok(t)
+}
+
+/// For a record that spans lines: the offset of its first newline when it is an unbalanced
+/// quote (the wrong width, an odd number of `"`, or too many lines), else `None`.
+fn unbalanced_quote(raw: &[u8], fields: usize, width: Option<usize>) -> Option<usize> {
+    let body = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    let first_nl = memchr::memchr(b'\n', body)?;
+    let lines = memchr::memchr_iter(b'\n', body).count() + 1;
+    let odd = memchr::memchr_iter(b'"', body).count() % 2 == 1;
+    let bad = odd || width.is_some_and(|w| w != fields) || lines > crate::limits::MAX_QUOTED_LINES;
+    bad.then_some(first_nl)
+}
+
+/// The fields of a CSV record as text, or `None` after recording the invalid UTF-8 one.
+fn csv_fields<'r>(
+    t: &mut RawTable,
+    path: &Path,
+    line: usize,
+    rec: &'r csv::ByteRecord,
+) -> Option<Vec<&'r str>> {
+    let mut fields = Vec::with_capacity(rec.len());
+    for (i, f) in rec.iter().enumerate() {
+        match std::str::from_utf8(f) {
+            Ok(s) => fields.push(s),
+            Err(e) => {
+                let field = t.header.get(i).cloned().unwrap_or_else(|| i.to_string());
+                t.errors.push(RowError::new(
+                    path,
+                    line,
+                    field,
+                    String::from_utf8_lossy(f),
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                ));
+                return None;
+            }
+        }
+    }
+    Some(fields)
 }
 
 fn json_cell(v: &serde_json::Value) -> String {
@@ -383,7 +465,10 @@ fn parse_jsonl(bytes: &[u8], path: &Path) -> RawTable {
                 cells[i] = json_cell(v);
             }
         }
-        t.push_row(n, cells.iter().map(String::as_str));
+        if let Err(e) = t.push_row(n, cells.iter().map(String::as_str)) {
+            t.errors.push(e);
+            break;
+        }
     }
     t
 }
@@ -433,7 +518,8 @@ fn read_parquet(path: &Path) -> Result<RawTable> {
                     }
                 })
                 .collect();
-            t.push_row(record, cells.into_iter());
+            t.push_row(record, cells.into_iter())
+                .map_err(crate::Error::Limit)?;
         }
     }
     Ok(t)

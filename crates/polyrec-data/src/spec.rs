@@ -18,11 +18,17 @@ pub struct DatasetSpec {
     /// spec file's folder.
     #[serde(default)]
     pub data_dir: Option<String>,
+    /// Whether data paths may resolve outside the data folder (after `..`, symlinks and
+    /// absolute paths are followed). Default `false`: such a path is an error, so a spec
+    /// reads only what lies under its data folder. See `docs/security.md`.
+    #[serde(default)]
+    pub allow_outside_data_dir: bool,
     /// What to do with an invalid row.
     #[serde(default)]
     pub on_error: ErrorPolicy,
     /// With `on_error = "skip"`: where rejected rows are written (TSV). Default:
-    /// `<name>.rejects.tsv` in the current directory.
+    /// `<name>.rejects.tsv` in the current directory, `<name>` reduced to letters, digits,
+    /// `-`, `_` and `.` (never a path). It must not be one of the input files.
     #[serde(default)]
     pub reject_file: Option<PathBuf>,
     /// The interaction log.
@@ -299,7 +305,16 @@ pub struct SocialSpec {
 impl DatasetSpec {
     /// Parses a spec from TOML text; `origin` names it in errors and anchors relative paths.
     pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self> {
-        let spec: Self = toml::from_str(text).map_err(|e| Error::spec(origin, e.to_string()))?;
+        // A TOML error quotes the line at fault: each line of the message is cut short, so
+        // a file that is not a spec is not echoed.
+        let spec: Self = toml::from_str(text).map_err(|e| {
+            let message: Vec<String> = e
+                .to_string()
+                .lines()
+                .map(crate::limits::truncate_for_message)
+                .collect();
+            Error::spec(origin, message.join("\n"))
+        })?;
         spec.check(origin)?;
         Ok(spec)
     }
@@ -307,8 +322,17 @@ impl DatasetSpec {
     /// Reads and parses a spec file.
     pub fn from_toml_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::from_toml_str(&text, path)
+        let bytes = crate::limits::read_file_capped(path, 16 << 20, usize::MAX)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| {
+            let line = memchr::memchr_iter(b'\n', bytes.get(..e.valid_up_to()).unwrap_or_default())
+                .count()
+                + 1;
+            Error::spec(
+                path,
+                format!("line {line}: invalid UTF-8 at byte {}", e.valid_up_to()),
+            )
+        })?;
+        Self::from_toml_str(text, path)
     }
 
     fn check(&self, origin: &Path) -> Result<()> {
@@ -341,6 +365,7 @@ impl DatasetSpec {
                     ),
                 ));
             }
+            check_task_numbers(origin, t)?;
             if t.from == Source::User && self.users.is_none() {
                 return Err(Error::spec(
                     origin,
@@ -365,7 +390,9 @@ impl DatasetSpec {
                     "only the last scenario bucket may omit `max`",
                 ));
             }
+            check_buckets(origin, &s.buckets)?;
         }
+        self.check_user_column(origin)?;
         if let Some(items) = &self.items
             && items.file.is_none()
             && (!items.categorical.is_empty() || !items.numeric.is_empty())
@@ -375,6 +402,80 @@ impl DatasetSpec {
                 "[items] without a `path` takes names and texts from the interaction rows, \
                      but not `categorical` or `numeric` attributes: give the item file",
             ));
+        }
+        Ok(())
+    }
+
+    /// A `[users]` catalog, or a task or scenario that reads it, needs the log's `user`
+    /// column: without it every row is its own anonymous user, whom no catalog row names.
+    fn check_user_column(&self, origin: &Path) -> Result<()> {
+        if self.interactions.user.is_some() {
+            return Ok(());
+        }
+        let reader = self
+            .tasks
+            .iter()
+            .find(|t| t.from == Source::User)
+            .map(|t| format!("task `{}` reads", t.name))
+            .or_else(|| {
+                self.scenario
+                    .as_ref()
+                    .filter(|s| s.from == Source::User)
+                    .map(|_| "the scenario reads".to_string())
+            })
+            .or_else(|| self.users.as_ref().map(|_| "there is".to_string()));
+        match reader {
+            Some(what) => Err(Error::spec(
+                origin,
+                format!(
+                    "{what} the user catalog [users], but [interactions] has no `user` column \
+                     to match its rows to users: set `user = \"<column>\"` in [interactions]"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The file name of the default reject file: `<name>.rejects.tsv`, with the name
+    /// reduced to ASCII letters, digits, `-`, `_` and `.`, and no leading `.`, so that no
+    /// name (`../../x`, `/etc/x`) makes it a path.
+    pub fn default_reject_file(&self) -> PathBuf {
+        let safe: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let safe = safe.trim_start_matches('.');
+        let safe = if safe.is_empty() { "dataset" } else { safe };
+        PathBuf::from(format!("{safe}.rejects.tsv"))
+    }
+
+    /// Where rejected rows go: `reject_file`, else [`DatasetSpec::default_reject_file`].
+    pub fn reject_path(&self) -> PathBuf {
+        self.reject_file
+            .clone()
+            .unwrap_or_else(|| self.default_reject_file())
+    }
+
+    /// The reject file must not be the spec file itself (the load checks it against the
+    /// data files). Call it where the spec's path is known, before loading.
+    pub fn check_outputs(&self, spec_path: &Path) -> Result<()> {
+        let reject = self.reject_path();
+        if crate::persist::same_file(&reject, spec_path) {
+            return Err(Error::Path {
+                path: reject,
+                message: format!(
+                    "the reject file is the spec {}; writing it would destroy the spec: name \
+                     another `reject_file`",
+                    spec_path.display()
+                ),
+            });
         }
         Ok(())
     }
@@ -407,6 +508,65 @@ impl DatasetSpec {
         let text = toml::to_string(self).unwrap_or_default();
         crate::persist::hex_digest(text.as_bytes())
     }
+}
+
+/// A task's numbers must be usable: a finite rule threshold, a finite range with
+/// `lo <= hi`.
+fn check_task_numbers(origin: &Path, t: &TaskSpec) -> Result<()> {
+    if let Some(r) = &t.rule
+        && !r.threshold.is_finite()
+    {
+        return Err(Error::spec(
+            origin,
+            format!(
+                "task `{}`: rule threshold = {} is not a finite number",
+                t.name, r.threshold
+            ),
+        ));
+    }
+    if let Some([lo, hi]) = t.range
+        && (!lo.is_finite() || !hi.is_finite() || lo > hi)
+    {
+        return Err(Error::spec(
+            origin,
+            format!(
+                "task `{}`: range = [{lo}, {hi}] must be two finite numbers, low first",
+                t.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Scenario buckets: every `max` finite, strictly increasing.
+fn check_buckets(origin: &Path, buckets: &[Bucket]) -> Result<()> {
+    let mut previous: Option<(&str, f64)> = None;
+    for b in buckets {
+        let Some(max) = b.max else { continue };
+        if !max.is_finite() {
+            return Err(Error::spec(
+                origin,
+                format!(
+                    "scenario bucket `{}`: max = {max} is not a finite number",
+                    b.name
+                ),
+            ));
+        }
+        if let Some((name, p)) = previous
+            && max <= p
+        {
+            return Err(Error::spec(
+                origin,
+                format!(
+                    "scenario bucket `{}`: max = {max} does not increase on bucket `{name}` \
+                     (max = {p}); buckets must be in strictly increasing order",
+                    b.name
+                ),
+            ));
+        }
+        previous = Some((&b.name, max));
+    }
+    Ok(())
 }
 
 /// A task name must be non-empty and free of `.`: `.` separates the segments of libtorch
@@ -473,15 +633,7 @@ impl Template {
                 break;
             };
             let name = &rest[open + 1..open + close];
-            let idx =
-                header
-                    .iter()
-                    .position(|h| h == name)
-                    .ok_or_else(|| Error::MissingColumn {
-                        file: file.to_path_buf(),
-                        column: name.to_string(),
-                        available: header.join(", "),
-                    })?;
+            let idx = column(header, name, file)?;
             parts.push((rest[..open].to_string(), None));
             parts.push((String::new(), Some(idx)));
             rest = &rest[open + close + 1..];
@@ -511,9 +663,24 @@ pub(crate) fn column(header: &[String], name: &str, file: &Path) -> Result<usize
     header
         .iter()
         .position(|h| h == name)
-        .ok_or_else(|| Error::MissingColumn {
-            file: file.to_path_buf(),
-            column: name.to_string(),
-            available: header.join(", "),
-        })
+        .ok_or_else(|| missing_column(header, name, file))
+}
+
+/// The error for a column the header lacks: the header as read (truncated), and a hint
+/// when a one-column header holds commas (a CSV file read as tab-separated).
+fn missing_column(header: &[String], name: &str, file: &Path) -> Error {
+    let mut available = crate::limits::truncate_for_message(&header.join(", "));
+    if let [one] = header
+        && one.contains(',')
+    {
+        available.push_str(
+            " -- one column whose name holds commas: the file looks comma-separated, but is \
+             read as tab-separated; set `format = \"csv\"` for it in the spec",
+        );
+    }
+    Error::MissingColumn {
+        file: file.to_path_buf(),
+        column: name.to_string(),
+        available,
+    }
 }

@@ -64,6 +64,33 @@ impl BertConfig {
                 format!("`{k}` must be positive, found {v}"),
             ));
         }
+        if self.type_vocab_size <= 0 {
+            return Err(Error::model(
+                path,
+                format!(
+                    "`type_vocab_size` must be positive, found {}",
+                    self.type_vocab_size
+                ),
+            ));
+        }
+        if !(self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0) {
+            return Err(Error::model(
+                path,
+                format!(
+                    "`layer_norm_eps` must be a finite number above 0, found {}",
+                    self.layer_norm_eps
+                ),
+            ));
+        }
+        if !(0..self.vocab_size).contains(&self.pad_token_id) {
+            return Err(Error::model(
+                path,
+                format!(
+                    "`pad_token_id` = {} is not a token of the vocabulary (0..{})",
+                    self.pad_token_id, self.vocab_size
+                ),
+            ));
+        }
         if self.hidden_size % self.num_attention_heads != 0 {
             return Err(Error::model(
                 path,
@@ -271,14 +298,23 @@ impl ModelFiles {
             }
             None => Pooling::Mean,
         };
+        // At least one token; at most the position embeddings (a longer setting is cut to
+        // them, as sentence-transformers does).
         let sb = dir.join("sentence_bert_config.json");
         let max_seq_length = if sb.exists() {
             read_json::<SentenceBertFile>(&sb)?.max_seq_length
         } else {
             None
+        };
+        if max_seq_length == Some(0) {
+            return Err(Error::model(
+                &sb,
+                "`max_seq_length` must be at least 1 (0 would give every text the same vector)",
+            ));
         }
-        .unwrap_or(bert.max_position_embeddings as usize)
-        .min(bert.max_position_embeddings as usize);
+        let max_seq_length = max_seq_length
+            .unwrap_or(bert.max_position_embeddings as usize)
+            .min(bert.max_position_embeddings as usize);
         Ok(Self {
             dir: dir.to_path_buf(),
             bert,

@@ -59,8 +59,44 @@ pub struct SentenceEncoder {
     model: BertModel,
     options: EncoderOptions,
     fingerprint: String,
-    /// Models that share the weights of `model`, one per extra CPU worker, made on first use.
-    replicas: std::sync::OnceLock<Vec<std::sync::Mutex<Replica>>>,
+    /// Models that share the weights of `model`, one per CPU worker a call has used, made
+    /// when a call first needs that many (never more than its batches or the workers).
+    replicas: std::sync::Mutex<Vec<std::sync::Arc<std::sync::Mutex<Replica>>>>,
+}
+
+/// Most CPU workers (and so weight-sharing replicas) one encoder runs.
+pub const MAX_CPU_WORKERS: usize = 1024;
+
+/// Characters kept per token of `max_seq_length` before tokenisation: a word-piece token
+/// covers at most 100 characters (longer words become one unknown token), so a text cut
+/// there still gives every token the model sees, short of long runs of spaces.
+pub const CHARS_PER_TOKEN: usize = 100;
+
+/// `s` cut to at most `max` characters, at a character boundary.
+fn truncate_chars(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// The tokenizer's ids must all be tokens of the model's vocabulary.
+fn check_tokenizer(tokenizer: &Tokenizer, files: &ModelFiles) -> Result<()> {
+    let vocab = files.bert.vocab_size;
+    let worst = tokenizer
+        .get_vocab(true)
+        .into_iter()
+        .max_by_key(|(_, id)| *id);
+    match worst {
+        Some((token, id)) if i64::from(id) >= vocab => Err(Error::model(
+            &files.tokenizer,
+            format!(
+                "token {token:?} has id {id}, past the model's vocabulary (vocab_size {vocab} in \
+                 config.json): tokenizer and checkpoint do not belong together"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// One finished batch: its index and its flattened embeddings.
@@ -85,8 +121,18 @@ impl SentenceEncoder {
     /// Loads a model folder.
     pub fn load(dir: impl AsRef<Path>, options: EncoderOptions) -> Result<Self> {
         let files = ModelFiles::from_dir(dir)?;
+        // Every size the config states is checked against the checkpoint before a tensor is
+        // made, so a config that does not fit is an error naming the field.
+        let shapes = crate::checkpoint::read_shapes(&files.weights)?;
+        crate::checkpoint::check_config(
+            &files.bert,
+            &shapes,
+            &files.dir.join("config.json"),
+            &files.weights,
+        )?;
         let mut tokenizer = Tokenizer::from_file(&files.tokenizer)
             .map_err(|e| Error::model(&files.tokenizer, format!("cannot load tokenizer: {e}")))?;
+        check_tokenizer(&tokenizer, &files)?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams {
@@ -109,7 +155,7 @@ impl SentenceEncoder {
             model,
             options,
             fingerprint,
-            replicas: std::sync::OnceLock::new(),
+            replicas: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -210,19 +256,34 @@ impl SentenceEncoder {
     }
 
     /// Tokenizes texts in parallel.
+    /// A text is first cut to [`SentenceEncoder::max_chars`] characters: the tokenizer then
+    /// never works on more than the model can see (a 50 MB text costs what its head costs).
+    /// An id past the vocabulary is an error, never an index into the embeddings.
     pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Tokens>> {
         let tokenizer = &self.tokenizer;
+        let (max_chars, vocab) = (self.max_chars(), self.files.bert.vocab_size);
         texts
             .par_iter()
             .map(|t| {
-                tokenizer
-                    .encode(*t, true)
-                    .map(|e| Tokens {
-                        ids: e.get_ids().to_vec(),
-                    })
-                    .map_err(|e| Error::Tokenizer(e.to_string()))
+                let ids = tokenizer
+                    .encode(truncate_chars(t, max_chars), true)
+                    .map_err(|e| Error::Tokenizer(e.to_string()))?
+                    .get_ids()
+                    .to_vec();
+                match ids.iter().find(|&&id| i64::from(id) >= vocab) {
+                    Some(id) => Err(Error::Tokenizer(format!(
+                        "token id {id} is past the model's vocabulary (vocab_size {vocab})"
+                    ))),
+                    None => Ok(Tokens { ids }),
+                }
             })
             .collect()
+    }
+
+    /// Characters of a text kept before tokenisation: [`CHARS_PER_TOKEN`] per token of
+    /// `max_seq_length`.
+    pub fn max_chars(&self) -> usize {
+        self.files.max_seq_length.saturating_mul(CHARS_PER_TOKEN)
     }
 
     /// Pooled (and normalised, if the model says so) embeddings of a padded batch, with
@@ -278,16 +339,12 @@ impl SentenceEncoder {
             })?;
             return Ok(Embeddings { dim, data: out });
         }
-        let replicas = self.replicas.get_or_init(|| {
-            (0..self.cpu_workers())
-                .map(|_| std::sync::Mutex::new(self.replica()))
-                .collect()
-        });
+        let replicas = self.replicas_for(workers)?;
         // Workers take the next batch from a shared counter (longest first), so the
         // uneven batch costs balance out.
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<Result<Vec<Done>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = replicas[..workers]
+            let handles: Vec<_> = replicas
                 .iter()
                 .map(|replica| {
                     let (next, chunks, run) = (&next, &chunks, &run);
@@ -326,7 +383,7 @@ impl SentenceEncoder {
         Ok(Embeddings { dim, data: out })
     }
 
-    /// Workers used for a large input: 1 off the CPU.
+    /// Workers used for a large input: 1 off the CPU, at most [`MAX_CPU_WORKERS`].
     fn cpu_workers(&self) -> usize {
         if self.options.device != Device::Cpu {
             return 1;
@@ -334,7 +391,19 @@ impl SentenceEncoder {
         self.options
             .cpu_workers
             .unwrap_or_else(|| self.options.threads.unwrap_or(1).max(1) as usize)
-            .max(1)
+            .clamp(1, MAX_CPU_WORKERS)
+    }
+
+    /// The first `n` replicas, making those that do not exist yet.
+    fn replicas_for(&self, n: usize) -> Result<Vec<std::sync::Arc<std::sync::Mutex<Replica>>>> {
+        let mut all = self
+            .replicas
+            .lock()
+            .map_err(|_| Error::Worker("a worker panicked during an earlier call".into()))?;
+        while all.len() < n {
+            all.push(std::sync::Arc::new(std::sync::Mutex::new(self.replica())));
+        }
+        Ok(all.iter().take(n).cloned().collect())
     }
 
     /// A model sharing this encoder's weight storage: built with the same names, then each

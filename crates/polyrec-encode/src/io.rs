@@ -13,14 +13,35 @@ use std::path::Path;
 
 use crate::{Embeddings, Error, Result};
 
+/// Longest line of a texts file, in bytes: a text is cut to what the model can see
+/// before tokenisation, so a long one costs little, but an endless line is refused.
+pub const MAX_TEXT_LINE_BYTES: usize = 256 << 20;
+
+/// A whole file under the workspace's input bounds (no devices, at most 4 GiB, lines of at
+/// most `max_line` bytes), with the bound's error turned into this crate's.
+fn read_capped(path: &Path, max_line: usize) -> Result<Vec<u8>> {
+    use polyrec_data::limits::{MAX_INPUT_BYTES, read_file_capped};
+    read_file_capped(path, MAX_INPUT_BYTES, max_line).map_err(|e| match e {
+        polyrec_data::Error::Io { path, source } => Error::Io { path, source },
+        polyrec_data::Error::Limit(row) => Error::Input {
+            path: path.to_path_buf(),
+            line: row.line,
+            message: row.reason,
+        },
+        other => Error::Input {
+            path: path.to_path_buf(),
+            line: 0,
+            message: other.to_string(),
+        },
+    })
+}
+
 /// Reads texts: JSON Lines of strings (`.jsonl`, `.json`, `.ndjson`), or one text per line
 /// for any other extension. Rejects an empty file, invalid UTF-8 and malformed JSON with the
 /// line number.
 pub fn read_texts(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let bytes = read_capped(path, MAX_TEXT_LINE_BYTES)?;
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     let input = |line: usize, message: String| Error::Input {
         path: path.to_path_buf(),
         line,
@@ -36,15 +57,22 @@ pub fn read_texts(path: &Path) -> Result<Vec<String>> {
             .as_deref(),
         Some("jsonl" | "json" | "ndjson")
     );
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let mut texts = Vec::new();
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         let line = std::str::from_utf8(raw)
             .map_err(|e| input(i + 1, format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
         if jsonl {
-            let text: String = serde_json::from_str(line)
-                .map_err(|e| input(i + 1, format!("expected a JSON string: {e}")))?;
+            let text: String = serde_json::from_str(line).map_err(|e| {
+                input(
+                    i + 1,
+                    format!(
+                        "expected a JSON string: {e} (line starts {})",
+                        polyrec_data::limits::truncate_for_message(line)
+                    ),
+                )
+            })?;
             texts.push(text);
         } else {
             texts.push(line.to_string());
@@ -75,10 +103,7 @@ pub fn write_npy(path: &Path, emb: &Embeddings) -> Result<()> {
 
 /// Reads a float32 C-order 2-D `.npy` file.
 pub fn read_npy(path: &Path) -> Result<Embeddings> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let bytes = read_capped(path, usize::MAX)?;
     let bad = |m: &str| Error::Input {
         path: path.to_path_buf(),
         line: 0,

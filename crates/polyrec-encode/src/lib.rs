@@ -41,6 +41,7 @@
 
 mod bert;
 mod cache;
+pub mod checkpoint;
 mod config;
 mod device;
 mod encoder;
@@ -54,7 +55,9 @@ pub use bert::{BertInference, BertModel, BertTop};
 pub use cache::{CacheStats, EmbeddingCache};
 pub use config::{BertConfig, ModelFiles, Pooling};
 pub use device::{DeviceReport, DeviceRequest};
-pub use encoder::{EncoderOptions, SentenceEncoder, Tokens, pool};
+pub use encoder::{
+    CHARS_PER_TOKEN, EncoderOptions, MAX_CPU_WORKERS, SentenceEncoder, Tokens, pool,
+};
 pub use error::{Error, Result};
 /// The `tch` crate this encoder is built on (its tensors, devices and thread settings).
 pub use tch;

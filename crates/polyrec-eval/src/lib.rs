@@ -27,8 +27,10 @@
 
 pub mod bootstrap;
 mod error;
+pub mod input;
 pub mod plot;
 pub mod pointwise;
+mod predictions;
 pub mod report;
 pub mod topk;
 

@@ -228,24 +228,21 @@ pub fn macro_f1(labels: &[u32], preds: &[u32]) -> Option<f64> {
     if n == 0 {
         return None;
     }
-    let k = labels.iter().chain(preds).copied().max().unwrap_or(0) as usize + 1;
-    let (mut tp, mut fp, mut fn_) = (vec![0f64; k], vec![0f64; k], vec![0f64; k]);
-    let mut present = vec![false; k];
+    // Counts per class met (tp, fp, fn), in a map: a class index decides no allocation.
+    let mut counts: std::collections::BTreeMap<u32, [f64; 3]> = std::collections::BTreeMap::new();
     for (&y, &p) in labels.iter().zip(preds) {
-        present[y as usize] = true;
-        present[p as usize] = true;
         if y == p {
-            tp[y as usize] += 1.0;
+            counts.entry(y).or_default()[0] += 1.0;
         } else {
-            fp[p as usize] += 1.0;
-            fn_[y as usize] += 1.0;
+            counts.entry(p).or_default()[1] += 1.0;
+            counts.entry(y).or_default()[2] += 1.0;
         }
     }
-    let f1: Vec<f64> = (0..k)
-        .filter(|&c| present[c])
-        .map(|c| {
-            let d = 2.0 * tp[c] + fp[c] + fn_[c];
-            if d == 0.0 { 0.0 } else { 2.0 * tp[c] / d }
+    let f1: Vec<f64> = counts
+        .values()
+        .map(|[tp, fp, fn_]| {
+            let d = 2.0 * tp + fp + fn_;
+            if d == 0.0 { 0.0 } else { 2.0 * tp / d }
         })
         .collect();
     Some(f1.iter().sum::<f64>() / f1.len() as f64)

@@ -5,141 +5,12 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use crate::input::quote;
 use crate::pointwise::{auc, gauc, logloss, mae, rmse};
 use crate::topk::TopK;
 use crate::{Error, Result};
 
-/// How a task is scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskType {
-    /// 0/1 labels, scores are probabilities: AUC, GAUC, LogLoss.
-    Binary,
-    /// Real labels: RMSE, MAE.
-    Regression,
-    /// Class labels, scores are predicted classes: accuracy, macro-F1.
-    Multiclass,
-}
-
-impl std::str::FromStr for TaskType {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "binary" => Ok(Self::Binary),
-            "regression" => Ok(Self::Regression),
-            "multiclass" => Ok(Self::Multiclass),
-            o => Err(Error::Input(format!(
-                "task type `{o}`: expected binary, regression or multiclass"
-            ))),
-        }
-    }
-}
-
-/// Rows of a predictions file, column by column.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Predictions {
-    /// Scenario per row.
-    pub scenario: Vec<String>,
-    /// Task per row.
-    pub task: Vec<String>,
-    /// User per row.
-    pub user: Vec<String>,
-    /// Label per row.
-    pub label: Vec<f64>,
-    /// Score per row.
-    pub score: Vec<f64>,
-}
-
-impl Predictions {
-    /// Reads a CSV with the header `scenario,task,user,label,score` (any column order).
-    /// A malformed row is an error naming its line, field and value.
-    pub fn read_csv(path: &Path) -> Result<Self> {
-        let text = std::fs::read(path).map_err(|e| Error::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let row_err = |line: usize, message: String| Error::Row {
-            path: path.to_path_buf(),
-            line,
-            message,
-        };
-        let text = std::str::from_utf8(&text).map_err(|e| {
-            let line = text[..e.valid_up_to()]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1;
-            row_err(line, "invalid UTF-8".into())
-        })?;
-        let mut lines = text.lines().enumerate();
-        let header: Vec<&str> = lines
-            .next()
-            .map(|(_, h)| h.split(',').map(str::trim).collect())
-            .unwrap_or_default();
-        let col = |name: &str| {
-            header.iter().position(|h| *h == name).ok_or_else(|| {
-                row_err(
-                    1,
-                    format!("missing column `{name}` (header: {})", header.join(",")),
-                )
-            })
-        };
-        let (cs, ct, cu, cl, cv) = (
-            col("scenario")?,
-            col("task")?,
-            col("user")?,
-            col("label")?,
-            col("score")?,
-        );
-        let mut p = Self::default();
-        for (i, line) in lines {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let f: Vec<&str> = line.split(',').map(str::trim).collect();
-            if f.len() != header.len() {
-                return Err(row_err(
-                    i + 1,
-                    format!("expected {} fields, found {}", header.len(), f.len()),
-                ));
-            }
-            let num = |c: usize, name: &str| -> Result<f64> {
-                f[c].parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| {
-                        row_err(
-                            i + 1,
-                            format!("field `{name}`: value {:?} is not a finite number", f[c]),
-                        )
-                    })
-            };
-            p.label.push(num(cl, "label")?);
-            p.score.push(num(cv, "score")?);
-            p.scenario.push(f[cs].to_string());
-            p.task.push(f[ct].to_string());
-            p.user.push(f[cu].to_string());
-        }
-        Ok(p)
-    }
-
-    /// The type of each task: binary when every label is 0 or 1, else regression, unless
-    /// `overrides` says otherwise.
-    pub fn task_types(&self, overrides: &HashMap<String, TaskType>) -> BTreeMap<String, TaskType> {
-        let mut out = BTreeMap::new();
-        for (t, l) in self.task.iter().zip(&self.label) {
-            let e = out.entry(t.clone()).or_insert(TaskType::Binary);
-            if *l != 0.0 && *l != 1.0 {
-                *e = TaskType::Regression;
-            }
-        }
-        for (t, ty) in overrides {
-            if let Some(e) = out.get_mut(t) {
-                *e = *ty;
-            }
-        }
-        out
-    }
-}
+pub use crate::predictions::{MAX_CLASS, Predictions, ScoreScale, TaskType};
 
 /// Metrics of one group of rows of one task (`None` values are undefined and left out).
 pub fn group_metrics(
@@ -165,8 +36,9 @@ pub fn group_metrics(
             put("mae", mae(labels, scores));
         }
         TaskType::Multiclass => {
-            let l: Vec<u32> = labels.iter().map(|v| *v as u32).collect();
-            let s: Vec<u32> = scores.iter().map(|v| v.round().max(0.0) as u32).collect();
+            let class = |v: f64| v.round().clamp(0.0, f64::from(MAX_CLASS)) as u32;
+            let l: Vec<u32> = labels.iter().map(|v| class(*v)).collect();
+            let s: Vec<u32> = scores.iter().map(|v| class(*v)).collect();
             put("accuracy", crate::pointwise::accuracy(&l, &s));
             put("macro_f1", crate::pointwise::macro_f1(&l, &s));
         }
@@ -275,20 +147,33 @@ pub fn add_slices(
     }
 }
 
-/// Reads top-K lists: one JSON object per line, `{"user", "ranked": [...], "relevant": [...]}`.
+/// Largest cut-off K.
+pub const MAX_K: usize = 10_000;
+
+/// Reads top-K lists: one JSON object per line, `{"user", "ranked": [...], "relevant": [...]}`
+/// (a UTF-8 byte-order mark allowed). Every cut-off must be in `1..=MAX_K`; a user listed
+/// twice and an item repeated in one ranked list are errors naming the line.
 pub fn read_topk(path: &Path, ks: &[usize]) -> Result<TopK> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    if ks.is_empty() {
+        return Err(Error::Input("no top-K cut-off given".into()));
+    }
+    if let Some(k) = ks.iter().find(|&&k| !(1..=MAX_K).contains(&k)) {
+        return Err(Error::Input(format!(
+            "top-K cut-off K = {k}: must be in 1..={MAX_K}"
+        )));
+    }
+    let bytes = crate::input::read_input(path)?;
     let mut acc = TopK::new(ks);
-    for (i, line) in text.lines().enumerate() {
+    let mut users: HashMap<String, usize> = HashMap::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let n = i + 1;
+        let line = crate::input::utf8(path, n, "line", line)?;
         if line.trim().is_empty() {
             continue;
         }
         let row_err = |m: String| Error::Row {
             path: path.to_path_buf(),
-            line: i + 1,
+            line: n,
             message: m,
         };
         let v: Value =
@@ -298,15 +183,35 @@ pub fn read_topk(path: &Path, ks: &[usize]) -> Result<TopK> {
                 .get(k)
                 .and_then(Value::as_array)
                 .ok_or_else(|| row_err(format!("field `{k}` is missing or not a list")))?;
-            Ok(a.iter()
-                .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-                .collect())
+            Ok(a.iter().map(json_text).collect())
         };
+        let user = v
+            .get("user")
+            .filter(|u| u.is_string() || u.is_number())
+            .map(json_text)
+            .ok_or_else(|| row_err("field `user` is missing or not a string or number".into()))?;
+        if let Some(first) = users.insert(user.clone(), n) {
+            return Err(row_err(format!(
+                "field `user`: value {} is listed twice (first on line {first}); one line per user",
+                quote(&user)
+            )));
+        }
         let ranked = list("ranked")?;
+        let mut seen = HashSet::with_capacity(ranked.len());
+        if let Some(item) = ranked.iter().find(|x| !seen.insert(x.as_str())) {
+            return Err(row_err(format!(
+                "field `ranked`: item {} appears twice in one ranked list",
+                quote(item)
+            )));
+        }
         let relevant: HashSet<String> = list("relevant")?.into_iter().collect();
         acc.add(&ranked, &relevant);
     }
     Ok(acc)
+}
+
+fn json_text(x: &Value) -> String {
+    x.as_str().map_or_else(|| x.to_string(), str::to_string)
 }
 
 /// A Markdown table of a report: one row per scenario x task, one column per metric.

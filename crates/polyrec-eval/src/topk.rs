@@ -47,7 +47,7 @@ impl TopK {
                 .sum();
             let s = &mut self.sums[k_idx];
             s[0] += hits as f64 / relevant.len() as f64;
-            s[1] += hits as f64 / k as f64;
+            s[1] += hits as f64 / k.max(1) as f64;
             s[2] += f64::from(u8::from(hits > 0));
             s[3] += if ideal > 0.0 { dcg / ideal } else { 0.0 };
             s[4] += first.map_or(0.0, |r| 1.0 / r as f64);

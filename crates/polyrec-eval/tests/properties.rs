@@ -209,3 +209,58 @@ fn bootstrap_brackets_the_estimate_and_detects_real_differences() {
     assert_eq!(same.difference, 0.0);
     assert!(same.p_value > 0.5);
 }
+
+/// Bytes that look like the metric inputs: header-ish text, quotes, separators, digits,
+/// invalid UTF-8 and byte-order marks, mixed with arbitrary bytes.
+fn input_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"scenario,task,user,label,score\n".to_vec()),
+        Just(b"{\"user\": \"u\", \"ranked\": [\"a\"], \"relevant\": [\"a\"]}\n".to_vec()),
+        Just(b"\xef\xbb\xbf".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\xff".to_vec()),
+        "[0-9.e-]{1,6}".prop_map(String::into_bytes),
+        prop::collection::vec(any::<u8>(), 0..12),
+    ];
+    prop::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The predictions reader and the strict checks give a value or an error, never a
+    /// panic; a validated binary task has labels 0/1 and scores in [0, 1].
+    #[test]
+    fn predictions_reader_never_panics(bytes in input_bytes(), logits in any::<bool>()) {
+        use polyrec_eval::report::{Predictions, ScoreScale, TaskType};
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let f = dir.path().join("p.csv");
+        std::fs::write(&f, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Ok(mut p) = Predictions::read_csv(&f) {
+            let scale = if logits { ScoreScale::Logit } else { ScoreScale::Probability };
+            if let Ok(types) = p.validate(&Default::default(), scale) {
+                for i in 0..p.label.len() {
+                    if types.get(&p.task[i]) == Some(&TaskType::Binary) {
+                        prop_assert!(p.label[i] == 0.0 || p.label[i] == 1.0);
+                        prop_assert!((0.0..=1.0).contains(&p.score[i]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The top-K reader gives a value or an error, never a panic.
+    #[test]
+    fn topk_reader_never_panics(bytes in input_bytes()) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let f = dir.path().join("t.jsonl");
+        std::fs::write(&f, &bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        if let Ok(t) = polyrec_eval::report::read_topk(&f, &[1, 3]) {
+            for v in t.means().values() {
+                prop_assert!(v.is_finite() && (0.0..=1.0).contains(v));
+            }
+        }
+    }
+}

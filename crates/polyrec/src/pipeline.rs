@@ -220,6 +220,7 @@ pub fn load_dataset(
     data_dir: Option<&Path>,
 ) -> Result<(DatasetSpec, Dataset), Error> {
     let spec = DatasetSpec::from_toml_file(spec_path)?;
+    spec.check_outputs(spec_path)?;
     let dir = spec.resolve_data_dir(spec_path, data_dir)?;
     if !dir.is_dir() {
         return Err(Error::Load(format!(

@@ -28,6 +28,10 @@ pub struct SpecArgs {
     /// Folder relative data paths resolve against (overrides the spec's `data_dir`).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Let the spec's data paths resolve outside the data folder (as the spec's
+    /// `allow_outside_data_dir = true` does).
+    #[arg(long)]
+    allow_outside_data_dir: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -35,10 +39,12 @@ pub struct SpecArgs {
 
 fn load(a: &SpecArgs, policy: Option<ErrorPolicy>) -> polyrec::data::Result<Dataset> {
     let mut spec = DatasetSpec::from_toml_file(&a.spec)?;
+    spec.check_outputs(&a.spec)?;
     let dir = spec.resolve_data_dir(&a.spec, a.data_dir.as_deref())?;
     if let Some(p) = policy {
         spec.on_error = p;
     }
+    spec.allow_outside_data_dir |= a.allow_outside_data_dir;
     Dataset::load_spec(&spec, &dir)
 }
 

@@ -16,13 +16,14 @@ pub struct EmbedArgs {
     /// Texts: JSON Lines of strings, or one text per line for a `.txt` file.
     #[arg(long)]
     input: PathBuf,
-    /// Output .npy (float32, C order, shape [n, dim]); row i is input line i.
+    /// Output .npy (float32, C order, shape [n, dim]); row i is input line i. It must not
+    /// be the input or a file of the model.
     #[arg(long)]
     output: PathBuf,
     /// A sentence-transformers model folder (default: all-MiniLM-L6-v2 from the set-up).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Texts per forward pass.
+    /// Texts per forward pass (1..=65536).
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
@@ -31,7 +32,8 @@ pub struct EmbedArgs {
     /// Half precision (CUDA only).
     #[arg(long)]
     half: bool,
-    /// CPU workers, each encoding one batch on one libtorch thread (default: all cores).
+    /// CPU workers, each encoding one batch on one libtorch thread (default: all cores;
+    /// 1..=1024, and never more than there are batches).
     #[arg(long)]
     threads: Option<i32>,
     /// Embedding cache folder: repeated texts are not recomputed.
@@ -39,27 +41,72 @@ pub struct EmbedArgs {
     cache_dir: Option<PathBuf>,
 }
 
+/// Most texts per forward pass.
+const MAX_BATCH_SIZE: usize = 65_536;
+
+/// Checks what can be checked before any work: the counts in range, and an output that is
+/// not the input (nor any file of the model).
+fn check(a: &EmbedArgs, model: &std::path::Path) -> anyhow::Result<()> {
+    use polyrec::data::persist::same_file;
+    if !(1..=MAX_BATCH_SIZE).contains(&a.batch_size) {
+        anyhow::bail!(
+            "--batch-size {}: must be in 1..={MAX_BATCH_SIZE}",
+            a.batch_size
+        );
+    }
+    if let Some(t) = a.threads
+        && !(1..=polyrec::encode::MAX_CPU_WORKERS as i32).contains(&t)
+    {
+        anyhow::bail!(
+            "--threads {t}: must be in 1..={}",
+            polyrec::encode::MAX_CPU_WORKERS
+        );
+    }
+    if same_file(&a.output, &a.input) {
+        anyhow::bail!(
+            "--output {} is the input file {}: writing it would destroy the input; name another output",
+            a.output.display(),
+            a.input.display()
+        );
+    }
+    let model_files = ["config.json", "model.safetensors", "tokenizer.json"];
+    if let Some(f) = model_files
+        .iter()
+        .map(|f| model.join(f))
+        .find(|f| same_file(&a.output, f))
+    {
+        anyhow::bail!(
+            "--output {} is the model file {}: name another output",
+            a.output.display(),
+            f.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
     let device = a.device.resolve()?;
-    let model = match a.model {
+    let model = match a.model.clone() {
         Some(m) => m,
         None => default_model_dir().context(
             "no --model given and the default model is not installed (run scripts/setup.sh)",
         )?,
     };
+    check(&a, &model)?;
     let texts = io::read_texts(&a.input)?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     // The application owns libtorch's (process-wide) thread settings: one intra-op thread
-    // per worker, as many workers as threads asked for (or cores).
-    let workers = match a.threads {
-        Some(t) if !(1..=1024).contains(&t) => anyhow::bail!("--threads {t}: must be in 1..=1024"),
-        Some(t) => t,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get() as i32),
-    };
+    // per worker, as many workers as threads asked for (or cores), never more than the
+    // batches there are (the encoder makes a weight-sharing replica per worker it uses).
+    let batches = refs.len().div_ceil(a.batch_size).max(1);
+    let workers = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as i32))
+        .min(i32::try_from(batches).unwrap_or(i32::MAX));
     polyrec::encode::tch::set_num_threads(1);
     let options = EncoderOptions {
         device,
-        batch_size: a.batch_size.max(1),
+        batch_size: a.batch_size,
         half: a.half,
         threads: Some(workers),
         cpu_workers: None,

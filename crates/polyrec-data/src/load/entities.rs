@@ -166,7 +166,7 @@ impl Loader<'_> {
             let row = match self.entity_row(es, &cols, &table.ids, &at, id) {
                 Ok(row) => row,
                 Err(e) => {
-                    self.rejects.push(e)?;
+                    self.reject(e)?;
                     continue;
                 }
             };
@@ -224,7 +224,8 @@ impl Loader<'_> {
             if raw.is_empty() {
                 numbers.push(f32::NAN);
             } else if let Some(v) = parse_num(raw) {
-                numbers.push(v as f32);
+                numbers
+                    .push(super::labels::to_f32(v).map_err(|r| at.reject(&es.numeric[k], raw, r))?);
             } else {
                 return Err(at.reject(&es.numeric[k], raw, "not a finite number"));
             }

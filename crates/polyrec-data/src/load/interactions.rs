@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::limits::MAX_SCENARIOS;
 use crate::spec::{DatasetSpec, Source, Template, column};
 use crate::{Interactions, Items, Result, RowError, Users, Vocab};
 
@@ -63,6 +64,12 @@ impl InteractionColumns {
     }
 }
 
+/// Seconds as an `i64`, when the value is within its range (not saturated).
+fn timestamp(v: f64) -> Option<i64> {
+    const LIMIT: f64 = 9.2e18;
+    (v.abs() < LIMIT).then_some(v as i64)
+}
+
 /// The interaction log being built, against the catalogs.
 struct InteractionLog<'c> {
     users: Option<&'c EntityTable>,
@@ -118,7 +125,7 @@ impl Loader<'_> {
             let fields = t.row(r);
             let at = RowAt::new(&path, &t, r, &fields);
             if let Err(e) = self.interaction_row(&mut log, &cols, &at, &mut labels) {
-                self.rejects.push(e)?;
+                self.reject(e)?;
             }
         }
         let rejected = t.errors.len() + self.rejects.len() - before;
@@ -139,8 +146,12 @@ impl Loader<'_> {
         let item = log.item(cols, at)?;
         let timestamp = match cols.timestamp {
             Some(c) => parse_num(at.fields[c])
-                .ok_or_else(|| at.reject_column(c, "timestamp is not a finite number"))?
-                as i64,
+                .ok_or_else(|| at.reject_column(c, "timestamp is not a finite number"))
+                .and_then(|v| {
+                    timestamp(v).ok_or_else(|| {
+                        at.reject_column(c, "timestamp is out of the 64-bit range of seconds")
+                    })
+                })?,
             None => 0,
         };
         let scenario = match cols.scenario {
@@ -150,12 +161,25 @@ impl Loader<'_> {
             None => log.catalog_scenario(self.spec, user, &item),
         };
         self.interaction_labels(log, cols, at, user, &item, labels)?;
+        if self.scenarios.get(&scenario).is_none() && self.scenarios.len() >= MAX_SCENARIOS {
+            let reason = self.limit(format!(
+                "more than {MAX_SCENARIOS} scenarios (a scenario id is 16 bits); group the \
+                 values with `buckets` or pick a coarser field"
+            ));
+            let field = self.spec.scenario.as_ref().map_or("", |s| s.field.as_str());
+            return Err(at.reject(field, &scenario, reason));
+        }
         let item = log.accept_item(cols, at.fields, item);
         let s = self.scenarios.insert(&scenario).0;
         let inter = &mut log.read.interactions;
         inter.user.push(user);
         inter.item.push(item);
-        inter.scenario.push(u16::try_from(s).unwrap_or(u16::MAX));
+        // `scenario_of` keeps the count within 16 bits (limits::MAX_SCENARIOS).
+        inter
+            .scenario
+            .push(u16::try_from(s).map_err(|_| {
+                at.reject("", "", "more scenarios than a 16-bit scenario id holds")
+            })?);
         inter.timestamp.push(timestamp);
         for (column, v) in inter.labels.iter_mut().zip(labels.iter()) {
             column.push(*v);

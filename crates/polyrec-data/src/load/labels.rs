@@ -3,7 +3,22 @@
 
 use crate::spec::{TaskKindSpec, TaskSpec};
 
+use crate::limits::{MAX_CLASSES, MAX_SCENARIOS};
+
 use super::{Loader, parse_num};
+
+/// A finite `f64` as a finite `f32`, or the reason it is not one.
+pub(super) fn to_f32(v: f64) -> std::result::Result<f32, String> {
+    let f = v as f32;
+    if f.is_finite() {
+        Ok(f)
+    } else {
+        Err(format!(
+            "{v} does not fit in a 32-bit float (magnitude above {:e})",
+            f32::MAX
+        ))
+    }
+}
 
 impl Loader<'_> {
     /// Derives the label of task `t` from a raw value. Errors are reasons.
@@ -13,6 +28,13 @@ impl Loader<'_> {
         if task.kind == TaskKindSpec::Multiclass {
             if raw.is_empty() {
                 return Err("empty class label".into());
+            }
+            if self.classes[t].get(raw).is_none() && self.classes[t].len() >= MAX_CLASSES {
+                return Err(self.limit(format!(
+                    "task `{}` would have more than {MAX_CLASSES} classes; a multiclass \
+                     label names a class, and this many are not classes (a regression task?)",
+                    task.name
+                )));
             }
             return Ok(self.classes[t].insert(raw).0 as f32);
         }
@@ -44,7 +66,7 @@ impl Loader<'_> {
         if task.kind == TaskKindSpec::Binary && v != 0.0 && v != 1.0 {
             return Err("binary label must be 0 or 1".into());
         }
-        Ok(v as f32)
+        to_f32(v)
     }
 
     /// The scenario of a raw value: the value itself, or the bucket it falls in; `all`
@@ -57,6 +79,13 @@ impl Loader<'_> {
         if s.buckets.is_empty() {
             if raw.is_empty() {
                 return Err("empty scenario value".into());
+            }
+            if self.scenarios.get(raw).is_none() && self.scenarios.len() >= MAX_SCENARIOS {
+                return Err(self.limit(format!(
+                    "field `{}` would give more than {MAX_SCENARIOS} scenarios (a scenario id \
+                     is 16 bits); group its values with `buckets` or pick a coarser field",
+                    s.field
+                )));
             }
             return Ok(raw.to_string());
         }

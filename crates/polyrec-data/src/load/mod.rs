@@ -9,6 +9,7 @@
 //! | [`kg`] | knowledge-graph triples, item-entity links and entity names |
 //! | [`social`] | user-user edges |
 //! | [`rejects`] | rejected rows under the spec's policy, and the reject file |
+//! | [`paths`] | the containment rule and the reject file checked against the inputs |
 //!
 //! User-side text (the users' text and the interactions' text) passes through the spec's
 //! [`polyrec_privacy::Redactor`] before it is stored, and so does every value quoted in a
@@ -18,6 +19,7 @@ mod entities;
 mod interactions;
 mod kg;
 mod labels;
+mod paths;
 mod rejects;
 mod social;
 
@@ -38,6 +40,7 @@ impl Dataset {
     pub fn load(spec_path: impl AsRef<Path>, data_dir: Option<&Path>) -> Result<Self> {
         let spec_path = spec_path.as_ref();
         let spec = DatasetSpec::from_toml_file(spec_path)?;
+        spec.check_outputs(spec_path)?;
         let dir = spec.resolve_data_dir(spec_path, data_dir)?;
         Self::load_spec(&spec, &dir)
     }
@@ -60,6 +63,9 @@ struct Loader<'a> {
     /// Classes met so far, per task (empty for tasks that are not multiclass).
     classes: Vec<Vocab>,
     scenarios: Vocab,
+    /// Whether a bound of [`crate::limits`] was passed while reading the current row: the
+    /// load then stops with that row.
+    limit_passed: bool,
 }
 
 /// One data row being read (a catalog or a log row): where it is, for error messages.
@@ -100,6 +106,7 @@ fn parse_num(s: &str) -> Option<f64> {
 
 impl<'a> Loader<'a> {
     fn new(spec: &'a DatasetSpec, dir: &'a Path) -> Result<Self> {
+        paths::check(spec, dir)?;
         let mut scenarios = Vocab::new();
         if let Some(s) = &spec.scenario {
             for b in &s.buckets {
@@ -121,6 +128,7 @@ impl<'a> Loader<'a> {
             report: LoadReport::default(),
             classes: vec![Vocab::new(); spec.tasks.len()],
             scenarios,
+            limit_passed: false,
         })
     }
 
@@ -198,8 +206,7 @@ impl<'a> Loader<'a> {
 
     /// A spec path resolved against the data folder.
     fn path(&self, f: &FileSpec) -> PathBuf {
-        let p = PathBuf::from(&f.path);
-        if p.is_absolute() { p } else { self.dir.join(p) }
+        paths::resolve(self.dir, f)
     }
 
     /// Reads a file; its structural errors (bad lines, wrong widths) are rejected rows.
@@ -210,6 +217,23 @@ impl<'a> Loader<'a> {
             self.rejects.push(e.clone())?;
         }
         Ok(t)
+    }
+
+    /// Records that a bound was passed (the load stops after the row) and gives the reason
+    /// that rejects the row.
+    fn limit(&mut self, reason: String) -> String {
+        self.limit_passed = true;
+        reason
+    }
+
+    /// Files a rejected row; when it passed a bound, the load stops with that bound's error,
+    /// which names the row's file, line, field and value.
+    fn reject(&mut self, mut e: crate::RowError) -> Result<()> {
+        if std::mem::take(&mut self.limit_passed) {
+            self.rejects.redact(&mut e);
+            return Err(crate::Error::Limit(e));
+        }
+        self.rejects.push(e)
     }
 
     /// Records the row counts of one file.

@@ -34,15 +34,20 @@ impl Rejects {
 
     /// Records one rejected row; under `fail`, stops once enough errors are seen.
     pub(super) fn push(&mut self, mut e: RowError) -> Result<()> {
-        if let Some(r) = &self.redactor {
-            self.redactions.merge(&r.redact_in_place(&mut e.value));
-            self.redactions.merge(&r.redact_in_place(&mut e.reason));
-        }
+        self.redact(&mut e);
         self.rows.push(e);
         if self.policy == ErrorPolicy::Fail && self.rows.len() >= MAX_REPORTED_ERRORS {
             return Err(self.fail());
         }
         Ok(())
+    }
+
+    /// Masks personal data in a row error's value and reason.
+    pub(super) fn redact(&mut self, e: &mut RowError) {
+        if let Some(r) = &self.redactor {
+            self.redactions.merge(&r.redact_in_place(&mut e.value));
+            self.redactions.merge(&r.redact_in_place(&mut e.reason));
+        }
     }
 
     fn fail(&mut self) -> Error {
@@ -62,10 +67,7 @@ impl Rejects {
         match spec.on_error {
             ErrorPolicy::Fail => Err(self.fail()),
             ErrorPolicy::Skip => {
-                let file = spec
-                    .reject_file
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.tsv", spec.name)));
+                let file = spec.reject_path();
                 write_rejects(&file, &self.rows)?;
                 Ok(Some(file))
             }
