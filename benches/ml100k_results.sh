@@ -37,7 +37,6 @@ ROW[pepnet-text]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEX
 ROW[pepnet-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $KG"
 ROW[pepnet-text-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG"
 ROW[pepnet-all]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST"
-ROW[pepnet-all-m]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST --set train.monitor.gender=0.0"
 # Item cold start: the two item tasks (the user-level gender task would steer the choice of
 # epoch), validation on other held-out items. "ids" keeps the user's attributes but gives
 # the item side its id alone, which a held-out item does not have.

@@ -174,9 +174,16 @@ fn user_level(
 }
 
 /// The validation score that selects the best epoch: the weighted mean over tasks of AUC
-/// (binary), accuracy (multiclass) and `-RMSE / std` (regression).
+/// (binary), accuracy (multiclass) and `-RMSE / std` (regression). A task without a weight
+/// in `weights` weighs its validation count over the largest task's.
 pub fn monitor_score(report: &Value, model: &Ranker, weights: &BTreeMap<String, f64>) -> f64 {
     let (mut s, mut w) = (0.0, 0.0);
+    let count = |name: &str| report["overall"][name]["count"].as_f64().unwrap_or(0.0);
+    let most = model
+        .heads()
+        .iter()
+        .map(|h| count(&h.name))
+        .fold(0.0, f64::max);
     for head in model.heads() {
         let m = &report["overall"][&head.name];
         let v = match &head.kind {
@@ -184,7 +191,16 @@ pub fn monitor_score(report: &Value, model: &Ranker, weights: &BTreeMap<String, 
             HeadKind::Multiclass { .. } => m["accuracy"].as_f64(),
             HeadKind::Regression { std, .. } => m["rmse"].as_f64().map(|r| -r / f64::from(*std)),
         };
-        let wt = weights.get(&head.name).copied().unwrap_or(1.0);
+        // Without a stated weight, a task counts in proportion to its validation examples
+        // (inverse variance, roughly): a profile task scored on 95 users must not steer the
+        // choice of epoch as much as a task scored on 10,000 rows.
+        let wt = weights.get(&head.name).copied().unwrap_or_else(|| {
+            if most > 0.0 {
+                count(&head.name) / most
+            } else {
+                1.0
+            }
+        });
         if let Some(v) = v.filter(|v| v.is_finite()) {
             s += wt * v;
             w += wt;

@@ -64,9 +64,11 @@ pub struct TrainConfig {
     pub task_weights: BTreeMap<String, f64>,
     /// Learn one uncertainty per task that weighs its loss.
     pub uncertainty: bool,
-    /// Weight of each task in the validation score that selects the best epoch (default 1):
-    /// the score is the weighted mean of AUC (binary), accuracy (multiclass) and
-    /// `-RMSE / std` (regression, `std` of the training labels).
+    /// Weight of each task in the validation score that selects the best epoch: the score
+    /// is the weighted mean of AUC (binary), accuracy (multiclass) and `-RMSE / std`
+    /// (regression, `std` of the training labels). A task not listed weighs its number of
+    /// validation examples over the largest task's (1 for tasks scored on every row; about
+    /// 0.01 for a user profile scored on 95 users next to 10,000 rows).
     pub monitor: BTreeMap<String, f64>,
     /// Learning rate of the language model's fine-tuned layers
     /// (`features.finetune_layers > 0`), usually far below `lr`.
