@@ -439,7 +439,7 @@ impl InputLayer {
                 let scores = hv.matmul(&target).squeeze_dim(-1) / (self.dim as f64).sqrt();
                 let scores = scores.masked_fill(&hidden, -1e9);
                 let w = scores.softmax(-1, Kind::Float).unsqueeze(-1) * &mask;
-                v = v + (w * hv).sum_dim_intlist(1, false, Kind::Float);
+                v += (w * hv).sum_dim_intlist(1, false, Kind::Float);
             }
             f.push(v);
         }
