@@ -28,6 +28,7 @@ pub fn make_split(ds: &Dataset, split: &SplitConfig, seed: u64, base: &Path) -> 
         SplitConfig::ColdUsers { share, valid } => {
             polyrec_data::cold_start_split(ds, ColdStart::Users, *share, *valid, seed)?
         }
+        SplitConfig::LeaveOneOut => polyrec_data::leave_one_out(ds),
         SplitConfig::File { path } => {
             let p = base.join(path);
             read_split_file(ds, &p)?

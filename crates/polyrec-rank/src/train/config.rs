@@ -210,6 +210,9 @@ pub enum SplitConfig {
         /// Validation share of the remaining rows.
         valid: f64,
     },
+    /// Leave-one-out by time, per user: the latest interaction tests, the one before
+    /// validates, ties by file order (users with fewer than 3 rows only train).
+    LeaveOneOut,
     /// One word (`train`, `valid`, `test`) per data row of the interaction file, in order.
     File {
         /// The split file.
@@ -227,8 +230,8 @@ impl Default for SplitConfig {
 }
 
 impl SplitConfig {
-    /// Parses the command-line form: `random`, `temporal`, `cold-items`, `cold-users` or
-    /// `file:PATH`.
+    /// Parses the command-line form: `random`, `temporal`, `cold-items`, `cold-users`,
+    /// `loo` (leave-one-out by time) or `file:PATH`.
     pub fn parse_cli(s: &str) -> Result<Self> {
         Ok(match s {
             "random" => Self::default(),
@@ -244,13 +247,14 @@ impl SplitConfig {
                 share: 0.1,
                 valid: 0.1,
             },
+            "loo" | "leave-one-out" => Self::LeaveOneOut,
             other => match other.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Self::File {
                     path: p.to_string(),
                 },
                 _ => {
                     return Err(Error::Input(format!(
-                        "split `{s}`: expected random, temporal, cold-items, cold-users or file:PATH"
+                        "split `{s}`: expected random, temporal, cold-items, cold-users, loo or file:PATH"
                     )));
                 }
             },
@@ -324,6 +328,10 @@ mod tests {
         assert!(matches!(m.model, ModelConfig::Mmoe(ref x) if x.experts == 3));
         assert!(SplitConfig::parse_cli("file:x.txt").is_ok());
         assert!(SplitConfig::parse_cli("nope").is_err());
+        assert_eq!(
+            SplitConfig::parse_cli("loo").ok(),
+            Some(SplitConfig::LeaveOneOut)
+        );
     }
 
     #[test]
