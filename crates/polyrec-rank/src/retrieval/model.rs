@@ -683,3 +683,180 @@ impl TwoTower {
         self.trainable().iter().map(|(_, t)| t.numel() as i64).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::RetrievalLoss;
+    use super::super::data::{Sequences, windows};
+    use super::super::train::{Catalog, batch_loss};
+    use super::*;
+
+    /// Five users, six items (item 6 never trained), every input family.
+    fn synthetic(config: &TwoTowerConfig, with_tables: bool) -> Result<TwoTower> {
+        let shapes = TowerShapes {
+            users: 5,
+            items: 6,
+            categorical_rows: 6,
+            user_categorical: 1,
+            item_categorical: 1,
+            user_numeric: 1,
+            item_numeric: 0,
+            item_text_dim: 8,
+            user_text_dim: 8,
+            kg: Some((10, 4)),
+            kg_neighbours: 2,
+        };
+        let tables = if with_tables {
+            tch::manual_seed(7);
+            let codes = |n: i64, lo: i64| {
+                Tensor::randint_low(lo, lo + 3, [n, 1], (Kind::Int64, Device::Cpu))
+            };
+            let ints =
+                |n: i64, w: i64, hi: i64| Tensor::randint(hi, [n, w], (Kind::Int64, Device::Cpu));
+            let seen_items = Tensor::ones([7], (Kind::Float, Device::Cpu));
+            let _ = seen_items.get(0).fill_(0.0);
+            let _ = seen_items.get(6).fill_(0.0);
+            TowerTables {
+                user_categorical: Some(codes(6, 0)),
+                item_categorical: Some(codes(7, 3)),
+                user_numeric: Some(Tensor::randn([6, 1], (Kind::Float, Device::Cpu))),
+                item_numeric: None,
+                side: SideTables {
+                    item_text: Some(Tensor::randn([7, 8], (Kind::Float, Device::Cpu))),
+                    user_text: Some(Tensor::randn([6, 8], (Kind::Float, Device::Cpu))),
+                    kg: Some([ints(7, 2, 4), ints(7, 2, 10), ints(7, 4, 4), ints(7, 4, 10)]),
+                    seen: Some((Tensor::ones([6], (Kind::Float, Device::Cpu)), seen_items)),
+                    ..Default::default()
+                },
+            }
+        } else {
+            TowerTables::default()
+        };
+        tch::manual_seed(1);
+        TwoTower::new(config, shapes, tables, Device::Cpu)
+    }
+
+    fn config() -> TwoTowerConfig {
+        TwoTowerConfig {
+            dim: 8,
+            heads: 2,
+            history_len: 4,
+            kg_neighbours: 2,
+            learn_temperature: true,
+            dropout: 0.0,
+            ..Default::default()
+        }
+    }
+
+    fn sequences() -> Sequences {
+        Sequences {
+            train: vec![
+                vec![1, 2, 3],
+                vec![2, 4, 5, 1, 3, 2],
+                vec![5],
+                vec![1, 4],
+                vec![3, 3, 2],
+            ],
+            valid: vec![None; 5],
+            test: vec![None; 5],
+            cold_items: vec![5],
+        }
+    }
+
+    #[test]
+    fn shapes_of_both_towers() -> Result<()> {
+        let model = synthetic(&config(), true)?;
+        let users = Tensor::from_slice(&[1i64, 3, 5]);
+        let hist = Tensor::from_slice(&[0i64, 1, 2, 3, 0, 0, 0, 0, 4, 5, 1, 2]).view([3, 4]);
+        let raw = model.item_vectors_raw(false);
+        assert_eq!(raw.size(), [7, 8]);
+        assert_eq!(
+            model.user_vectors(&users, &hist, &raw, false).size(),
+            [3, 4, 8]
+        );
+        let (items, u) = model.encode(&users, &hist);
+        assert_eq!((items.size(), u.size()), (vec![7, 8], vec![3, 8]));
+        let norms = items.norm_scalaropt_dim(2, [-1], false);
+        assert!((norms - 1.0).abs().max().double_value(&[]) < 1e-5);
+        Ok(())
+    }
+
+    #[test]
+    fn every_parameter_gets_a_gradient_under_every_loss() -> Result<()> {
+        for loss in [
+            RetrievalLoss::Softmax,
+            RetrievalLoss::SampledSoftmax,
+            RetrievalLoss::Bpr,
+        ] {
+            let cfg = TwoTowerConfig {
+                loss,
+                extra_negatives: 3,
+                id_dropout: 0.0,
+                ..config()
+            };
+            let model = synthetic(&cfg, true)?;
+            let seqs = sequences();
+            let catalog = Catalog::new(&seqs, 6, Device::Cpu);
+            let ws = windows(&seqs, 4);
+            let loss_value = batch_loss(&model, &catalog, &seqs, &ws, true);
+            assert!(loss_value.double_value(&[]).is_finite());
+            loss_value.backward();
+            for (name, p) in model.trainable() {
+                let g = p.grad();
+                assert!(g.defined(), "{loss:?}: `{name}` has no gradient");
+                assert!(
+                    g.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+                    "{loss:?}: `{name}` has a zero gradient"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_checkpoint_gives_identical_scores() -> Result<()> {
+        let model = synthetic(&config(), true)?;
+        let dir = tempfile::tempdir().map_err(|e| Error::Input(e.to_string()))?;
+        let path = dir.path().join("model.safetensors");
+        model.save_weights(&path)?;
+        let mut back = synthetic(&config(), false)?;
+        back.load_weights(&path)?;
+        let users = Tensor::from_slice(&[1i64, 2, 4]);
+        let hist = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 1, 0, 0, 0, 0]).view([3, 4]);
+        let (ia, ua) = model.encode(&users, &hist);
+        let (ib, ub) = back.encode(&users, &hist);
+        assert!(ia.equal(&ib) && ua.equal(&ub));
+        // A store of another configuration is refused with the parameter's name.
+        let mut other = synthetic(
+            &TwoTowerConfig {
+                kg: false,
+                ..config()
+            },
+            false,
+        )?;
+        assert!(other.load_weights(&path).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn cold_items_get_vectors_from_text_and_graph() -> Result<()> {
+        // Item 6 never trained: its id vector is zero, its text and graph are its own.
+        let with_content = synthetic(&config(), true)?;
+        let v = tch::no_grad(|| with_content.item_vectors_raw(false));
+        let (cold, warm) = (v.get(6), v.get(5));
+        assert!(cold.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        assert!((&cold - &warm).abs().sum(Kind::Float).double_value(&[]) > 1e-4);
+        // Ids only: a cold item has nothing of its own, so it looks like the unknown item.
+        let ids_only = TwoTowerConfig {
+            attributes: false,
+            text: false,
+            kg: false,
+            ..config()
+        };
+        let m = synthetic(&ids_only, true)?;
+        let v = tch::no_grad(|| m.item_vectors_raw(false));
+        assert!(v.get(6).equal(&v.get(0)));
+        assert!(!v.get(5).equal(&v.get(0)));
+        Ok(())
+    }
+}
