@@ -783,13 +783,17 @@ mod tests {
 
     #[test]
     fn every_parameter_gets_a_gradient_under_every_loss() -> Result<()> {
-        for loss in [
-            RetrievalLoss::Softmax,
-            RetrievalLoss::SampledSoftmax,
-            RetrievalLoss::Bpr,
-        ] {
+        let cases = [
+            (RetrievalLoss::Softmax, HistoryEncoder::Attention),
+            (RetrievalLoss::SampledSoftmax, HistoryEncoder::Attention),
+            (RetrievalLoss::Bpr, HistoryEncoder::Attention),
+            (RetrievalLoss::Softmax, HistoryEncoder::Mean),
+            (RetrievalLoss::Softmax, HistoryEncoder::None),
+        ];
+        for (loss, history) in cases {
             let cfg = TwoTowerConfig {
                 loss,
+                history,
                 extra_negatives: 3,
                 id_dropout: 0.0,
                 ..config()
@@ -803,10 +807,13 @@ mod tests {
             loss_value.backward();
             for (name, p) in model.trainable() {
                 let g = p.grad();
-                assert!(g.defined(), "{loss:?}: `{name}` has no gradient");
+                assert!(
+                    g.defined(),
+                    "{loss:?} {history:?}: `{name}` has no gradient"
+                );
                 assert!(
                     g.abs().sum(Kind::Float).double_value(&[]) > 0.0,
-                    "{loss:?}: `{name}` has a zero gradient"
+                    "{loss:?} {history:?}: `{name}` has a zero gradient"
                 );
             }
         }

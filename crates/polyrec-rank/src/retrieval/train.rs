@@ -154,7 +154,7 @@ pub fn batch_loss(
     let d = uv.size()[2];
     let targets = b.targets.view([-1]).to_device(device);
     let idx = targets.ne(0).nonzero().squeeze_dim(1);
-    let users = model.for_scoring(&uv.view([-1, d]).index_select(0, &idx)) * model.score_scale();
+    let users = model.for_scoring(&uv.reshape([-1, d]).index_select(0, &idx)) * model.score_scale();
     let items = model.for_scoring(&raw);
     retrieval_loss(
         model,
