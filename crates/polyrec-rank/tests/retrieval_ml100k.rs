@@ -3,20 +3,23 @@
 //! better than the most-popular baseline, the metrics are well formed, cold items are
 //! scored apart, and a training step repeats on the CPU.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use polyrec_data::{Dataset, DatasetSpec};
 use polyrec_rank::evaluate::Part;
 use polyrec_rank::prepare::TextInputs;
-use polyrec_rank::retrieval::eval::{evaluate_topk, most_popular_topk};
+use polyrec_rank::retrieval::data::histories;
+use polyrec_rank::retrieval::eval::{evaluate_topk, most_popular_topk, score_matrix};
 use polyrec_rank::retrieval::train::{Catalog, batch_loss, fit};
 use polyrec_rank::retrieval::{
-    RetrievalData, RetrievalRunConfig, TwoTower, TwoTowerConfig, data::windows, prepare_retrieval,
+    ItemIndex, RetrievalData, RetrievalRunConfig, TwoTower, TwoTowerConfig, data::windows,
+    prepare_retrieval,
 };
 use polyrec_rank::train::SilentObserver;
 use polyrec_rank::train::config::TrainConfig;
 use serde_json::Value;
-use tch::Device;
+use tch::{Device, Tensor};
 
 /// libtorch's CPU generator is global to the process and the tests of this file run on
 /// parallel threads: each test that seeds it holds this lock.
@@ -112,11 +115,11 @@ fn leave_one_out_holds_out_each_users_latest_two_interactions() -> Res<()> {
             train_latest[u] = train_latest[u].max(at(r));
         }
     }
-    for u in 0..943 {
+    for (u, latest) in train_latest.iter().enumerate() {
         let (Some(v), Some(t)) = (seqs.valid[u], seqs.test[u]) else {
             panic!("user {u} lacks a validation or test row");
         };
-        assert!(train_latest[u] < at(v) && at(v) < at(t), "user {u}");
+        assert!(*latest < at(v) && at(v) < at(t), "user {u}");
     }
     assert_eq!(seqs.interactions() + 2 * 943, ds.interactions.len());
     Ok(())
@@ -155,6 +158,39 @@ fn one_epoch_beats_most_popular_with_well_formed_metrics() -> Res<()> {
         ours > base,
         "two-tower hit@10 {ours:.4} does not beat most-popular {base:.4}"
     );
+    // The exported index, searched exactly, ranks like the evaluation.
+    let dir = tempfile::tempdir()?;
+    polyrec_rank::retrieval::save(dir.path(), &model, &data.space, &cfg)?;
+    let index = ItemIndex::load(dir.path())?;
+    assert_eq!(index.len(), ds.items.ids.len());
+    let scores = score_matrix(&model, &ds, &data.seqs, Part::Test);
+    let hist = histories(&ds, &data.seqs, cfg.model.history_len, true);
+    let (_, users) = model.encode(&Tensor::from_slice(&[1i64, 2, 3]), &hist.narrow(0, 0, 3));
+    let n = ds.items.ids.len();
+    for u in 0..3 {
+        let query = Vec::<f32>::try_from(&users.get(u as i64).contiguous())?;
+        let mut seen: HashSet<usize> = data.seqs.train[u]
+            .iter()
+            .map(|&c| (c - 1) as usize)
+            .collect();
+        if let Some(r) = data.seqs.valid[u] {
+            seen.insert(ds.interactions.item[r as usize] as usize);
+        }
+        let got: Vec<usize> = index
+            .search(&query, 10, &seen)?
+            .into_iter()
+            .map(|x| x.0)
+            .collect();
+        let row = &scores[u * n..(u + 1) * n];
+        let mut want: Vec<usize> = (0..n).filter(|i| !seen.contains(i)).collect();
+        want.sort_by(|a, b| row[*b].total_cmp(&row[*a]).then(a.cmp(b)));
+        let overlap = got.iter().filter(|i| want[..10].contains(i)).count();
+        assert!(
+            overlap >= 9,
+            "user {u}: index top-10 {got:?} vs evaluation {:?}",
+            &want[..10]
+        );
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod index;
 pub mod model;
 mod sequence;
 pub mod train;
@@ -49,6 +50,7 @@ use tch::{Device, Kind, Tensor};
 
 pub use config::{HistoryEncoder, RetrievalLoss, RetrievalRunConfig, TwoTowerConfig};
 pub use data::Sequences;
+pub use index::ItemIndex;
 pub use model::{TowerShapes, TowerTables, TwoTower};
 
 use crate::features::{FeatureConfig, FeatureSpace};

@@ -492,7 +492,7 @@ impl TwoTower {
             let p = self.config.id_dropout;
             if train && p > 0.0 {
                 let mut m = Tensor::empty([n], (Kind::Float, self.device()));
-                keep = keep * m.bernoulli_float_(1.0 - p);
+                keep *= m.bernoulli_float_(1.0 - p);
             }
             f.push(id.forward(&codes) * keep.unsqueeze(-1));
         }
@@ -576,11 +576,9 @@ impl TwoTower {
         match (fixed, history) {
             (Some(s), Some(h)) => {
                 let s = s.unsqueeze(1).expand([b, l, d], false);
-                let c = t
-                    .combine
+                t.combine
                     .as_ref()
-                    .map_or_else(|| &h + &s, |lin| lin.forward(&Tensor::cat(&[&h, &s], -1)));
-                c
+                    .map_or_else(|| &h + &s, |lin| lin.forward(&Tensor::cat(&[&h, &s], -1)))
             }
             (Some(s), None) => s.unsqueeze(1).expand([b, l, d], false),
             (None, Some(h)) => h,

@@ -106,7 +106,7 @@ pub fn retrieval_loss(
                     ],
                     0,
                 );
-                logits = logits - q.unsqueeze(0);
+                logits -= q.unsqueeze(0);
             }
             if m > 0 {
                 // An extra negative that is the row's own positive is no negative.
