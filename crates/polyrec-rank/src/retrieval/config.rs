@@ -211,10 +211,10 @@ impl Default for RetrievalRunConfig {
             spec: None,
             model: TwoTowerConfig::default(),
             train: TrainConfig {
-                lr: 1e-3,
-                batch_size: 128,
+                lr: 2e-3,
+                batch_size: 64,
                 epochs: 30,
-                patience: 5,
+                patience: 3,
                 ..TrainConfig::default()
             },
             split: SplitConfig::LeaveOneOut,
