@@ -332,6 +332,12 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
+    if a.model.join("tower.json").is_file() {
+        anyhow::bail!(
+            "{} holds a two-tower retrieval model: its top-K metrics are in metrics.json (`topk`), written by `polyrec train --model two_tower`",
+            a.model.display()
+        );
+    }
     let device = a.device.resolve()?;
     let (model, mut cfg) = model_dir::load(&a.model, device)?;
     let spec_path = match (&a.spec, &cfg.spec) {
