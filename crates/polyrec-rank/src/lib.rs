@@ -15,6 +15,8 @@
 //! - [`train`]: Adam/AdamW, schedules, early stopping on a validation score that combines
 //!   the tasks, gradient clipping, checkpoints written atomically and resume.
 //! - [`evaluate`]: metrics per scenario x task through polyrec-eval.
+//! - [`retrieval`]: a two-tower retrieval model (ids, attributes, text, graph and the
+//!   ordered history), trained on implicit feedback and scored by full ranking.
 //!
 //! ```
 //! use polyrec_rank::{FeatureConfig, FeatureSpace, ModelConfig, Ranker, SideTables};
@@ -64,6 +66,7 @@ pub mod model_dir;
 pub mod models;
 pub mod prepare;
 mod ranker;
+pub mod retrieval;
 pub mod tower;
 pub mod train;
 

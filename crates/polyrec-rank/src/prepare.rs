@@ -32,6 +32,7 @@ pub fn make_split(ds: &Dataset, split: &SplitConfig, seed: u64, base: &Path) -> 
             valid,
             cold_valid,
         } => cold_split(ds, ColdStart::Users, *share, *valid, *cold_valid, seed)?,
+        SplitConfig::LeaveOneOut => polyrec_data::leave_one_out(ds),
         SplitConfig::File { path } => {
             let p = base.join(path);
             read_split_file(ds, &p)?

@@ -54,6 +54,7 @@ pub mod eval {
 mod lru;
 pub mod pipeline;
 pub mod recommend;
+pub mod retrieval;
 pub mod serve;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};

@@ -254,7 +254,7 @@ pub fn load_encoder(dir: Option<&Path>) -> Result<SentenceEncoder, Error> {
 
 /// The item and user text embeddings (through the cache) and, when the configuration
 /// fine-tunes the language model, its inputs.
-fn text_inputs(
+pub(crate) fn text_inputs(
     cfg: &RunConfig,
     ds: &Dataset,
     encoder: &SentenceEncoder,

@@ -8,8 +8,10 @@ use anyhow::Context;
 use polyrec::Pipeline;
 use polyrec::pipeline::{load_dataset, test_metrics};
 use polyrec::rank::prepare::make_split;
+use polyrec::rank::retrieval::RetrievalRunConfig;
 use polyrec::rank::train::{EpochRecord, Observer};
 use polyrec::rank::{DeviceRequest, ModelConfig, RunConfig, SplitConfig, model_dir};
+use polyrec::retrieval::RetrievalPipeline;
 use serde_json::Value;
 
 fn models_help() -> String {
@@ -17,6 +19,11 @@ fn models_help() -> String {
     for (name, line) in polyrec::rank::MODEL_HELP {
         let _ = writeln!(s, "  {name:<14} {line}");
     }
+    let _ = writeln!(
+        s,
+        "  {:<14} two-tower retrieval (ids, attributes, text, graph, ordered history); top-K metrics, with --split loo",
+        "two_tower"
+    );
     s.push_str(
         "\nExample:\n  polyrec train --spec examples/data/ml-100k.toml --model pepnet --out runs/ml100k",
     );
@@ -33,10 +40,12 @@ pub struct TrainArgs {
     /// A run configuration (TOML: [model], [features], [train], [split]); defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The model (overrides the config's [model] with that model's defaults).
+    /// The model (overrides the config's [model] with that model's defaults); `two_tower`
+    /// trains the retrieval model (top-K metrics, usually with `--split loo`).
     #[arg(long)]
     model: Option<String>,
-    /// `random`, `temporal`, `cold-items`, `cold-users` or `file:PATH`.
+    /// `random`, `temporal`, `cold-items`, `cold-users`, `loo` (leave-one-out by time) or
+    /// `file:PATH`.
     #[arg(long)]
     split: Option<String>,
     /// Seed of every random choice.
@@ -67,7 +76,10 @@ pub struct TrainArgs {
 }
 
 /// Applies `KEY=VALUE` overrides (dotted keys, TOML values) to a run configuration.
-fn apply_sets(cfg: RunConfig, sets: &[String]) -> anyhow::Result<RunConfig> {
+fn apply_sets<T: serde::Serialize + serde::de::DeserializeOwned>(
+    cfg: T,
+    sets: &[String],
+) -> anyhow::Result<T> {
     if sets.is_empty() {
         return Ok(cfg);
     }
@@ -168,6 +180,10 @@ impl Observer for Bars {
 fn summary_line(report: &Value) -> String {
     let mut s = Vec::new();
     if let Some(o) = report["overall"].as_object() {
+        if let Some(ndcg) = o.get("ndcg@10").and_then(Value::as_f64) {
+            let hit = o.get("hit@10").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            s.push(format!("hit@10 {hit:.4}, ndcg@10 {ndcg:.4}"));
+        }
         for (task, m) in o {
             for key in ["auc", "rmse", "accuracy"] {
                 if let Some(v) = m[key].as_f64() {
@@ -190,8 +206,94 @@ fn set_threads(threads: Option<i32>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether the run trains the two-tower retrieval model: `--model two_tower`, or a config
+/// whose `[model]` has `kind = "two_tower"` (without another `--model`).
+fn is_two_tower(a: &TrainArgs) -> anyhow::Result<bool> {
+    if let Some(m) = &a.model {
+        return Ok(m == "two_tower");
+    }
+    let Some(p) = &a.config else {
+        return Ok(false);
+    };
+    let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+    let table: toml::Table = toml::from_str(&text).with_context(|| format!("{}", p.display()))?;
+    Ok(table
+        .get("model")
+        .and_then(|m| m.get("kind"))
+        .and_then(toml::Value::as_str)
+        == Some("two_tower"))
+}
+
+fn train_two_tower(a: TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = match &a.config {
+        Some(p) => RetrievalRunConfig::from_toml_file(p)?,
+        None => RetrievalRunConfig::default(),
+    };
+    if let Some(s) = &a.split {
+        cfg.split = SplitConfig::parse_cli(s)?;
+    }
+    cfg = apply_sets(cfg, &a.sets)?;
+    if let Some(s) = a.seed {
+        cfg.train.seed = s;
+    }
+    if let Some(e) = a.epochs {
+        cfg.train.epochs = e;
+    }
+    let pipeline = RetrievalPipeline {
+        spec: a.spec,
+        run: cfg,
+        data_dir: a.data_dir,
+        text_model: a.text_model,
+        device: a.device,
+        cache_dir: None,
+    };
+    let trained = pipeline.run(&a.out, &mut Bars { bar: None })?;
+    println!("{}", topk_markdown(&trained.metrics));
+    println!(
+        "best epoch {} of {}; model directory: {}",
+        trained.summary.best_epoch,
+        trained.summary.history.len(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table of the top-K metrics: one row per group (overall, scenarios, cold items) of the
+/// model and one for the most-popular baseline.
+fn topk_markdown(metrics: &Value) -> String {
+    const KEYS: [&str; 4] = ["hit@10", "ndcg@10", "recall@20", "mrr@20"];
+    let mut s = format!(
+        "| model | group | users | {} |\n|---|---|---|{}\n",
+        KEYS.join(" | "),
+        "---|".repeat(KEYS.len())
+    );
+    for (label, key) in [("two_tower", "topk"), ("most popular", "most_popular")] {
+        let Some(groups) = metrics[key].as_object() else {
+            continue;
+        };
+        let order = std::iter::once("overall").chain(
+            groups
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "overall"),
+        );
+        for g in order {
+            let m = &groups[g];
+            let _ = write!(s, "| {label} | {g} | {} |", m["users"]);
+            for k in KEYS {
+                let _ = write!(s, " {:.4} |", m[k].as_f64().unwrap_or(f64::NAN));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
 pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
+    if is_two_tower(&a)? {
+        return train_two_tower(a);
+    }
     let mut cfg = match &a.config {
         Some(p) => RunConfig::from_toml_file(p)?,
         None => RunConfig::default(),
@@ -230,6 +332,12 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
 
 pub fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
+    if a.model.join("tower.json").is_file() {
+        anyhow::bail!(
+            "{} holds a two-tower retrieval model: its top-K metrics are in metrics.json (`topk`), written by `polyrec train --model two_tower`",
+            a.model.display()
+        );
+    }
     let device = a.device.resolve()?;
     let (model, mut cfg) = model_dir::load(&a.model, device)?;
     let spec_path = match (&a.spec, &cfg.spec) {

@@ -222,6 +222,9 @@ pub enum SplitConfig {
         #[serde(default = "yes")]
         cold_valid: bool,
     },
+    /// Leave-one-out by time, per user: the latest interaction tests, the one before
+    /// validates, ties by file order (users with fewer than 3 rows only train).
+    LeaveOneOut,
     /// One word (`train`, `valid`, `test`) per data row of the interaction file, in order.
     File {
         /// The split file.
@@ -243,8 +246,8 @@ impl Default for SplitConfig {
 }
 
 impl SplitConfig {
-    /// Parses the command-line form: `random`, `temporal`, `cold-items`, `cold-users` or
-    /// `file:PATH`.
+    /// Parses the command-line form: `random`, `temporal`, `cold-items`, `cold-users`,
+    /// `loo` (leave-one-out by time) or `file:PATH`.
     pub fn parse_cli(s: &str) -> Result<Self> {
         Ok(match s {
             "random" => Self::default(),
@@ -262,13 +265,14 @@ impl SplitConfig {
                 valid: 0.1,
                 cold_valid: true,
             },
+            "loo" | "leave-one-out" => Self::LeaveOneOut,
             other => match other.strip_prefix("file:") {
                 Some(p) if !p.is_empty() => Self::File {
                     path: p.to_string(),
                 },
                 _ => {
                     return Err(Error::Input(format!(
-                        "split `{s}`: expected random, temporal, cold-items, cold-users or file:PATH"
+                        "split `{s}`: expected random, temporal, cold-items, cold-users, loo or file:PATH"
                     )));
                 }
             },
@@ -342,6 +346,10 @@ mod tests {
         assert!(matches!(m.model, ModelConfig::Mmoe(ref x) if x.experts == 3));
         assert!(SplitConfig::parse_cli("file:x.txt").is_ok());
         assert!(SplitConfig::parse_cli("nope").is_err());
+        assert_eq!(
+            SplitConfig::parse_cli("loo").ok(),
+            Some(SplitConfig::LeaveOneOut)
+        );
     }
 
     #[test]

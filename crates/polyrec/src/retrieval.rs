@@ -1,0 +1,121 @@
+//! Training a two-tower retrieval model from a dataset spec: ingest, split leave-one-out
+//! (optionally holding out a share of items), encode texts through the embedding cache,
+//! train, score by full ranking, and write a model directory with the item index.
+//!
+//! The directory holds `model.safetensors`, `features.json`, `tower.json`, `train.toml`,
+//! `metrics.json` (`"topk"`: hit, NDCG, recall, precision and MRR at 10 and 20 on the test
+//! part, overall, per scenario and on cold items; `"most_popular"`: the same for the
+//! popularity baseline; `"valid_topk"`: the best epoch's validation scores),
+//! `history.jsonl` (one line per epoch) and the item index (`item_index.safetensors`,
+//! `item_index.json`).
+
+use std::path::{Path, PathBuf};
+
+use polyrec_rank::DeviceRequest;
+use polyrec_rank::evaluate::Part;
+use polyrec_rank::prepare::TextInputs;
+use polyrec_rank::retrieval::{
+    self, RetrievalRunConfig, TwoTower, eval::evaluate_topk, eval::most_popular_topk,
+};
+use polyrec_rank::train::{Observer, TrainSummary};
+use serde_json::{Value, json};
+
+use crate::pipeline::{load_dataset, load_encoder, text_inputs};
+use crate::recommend::Error;
+
+/// A retrieval training run.
+#[derive(Debug, Clone)]
+pub struct RetrievalPipeline {
+    /// The dataset spec (TOML).
+    pub spec: PathBuf,
+    /// The model, trainer, split and cold-item share.
+    pub run: RetrievalRunConfig,
+    /// Folder of the data files (default: the spec's `data_dir`).
+    pub data_dir: Option<PathBuf>,
+    /// The sentence-transformers model folder (default: the set-up's all-MiniLM-L6-v2).
+    pub text_model: Option<PathBuf>,
+    /// Where the model trains.
+    pub device: DeviceRequest,
+    /// The embedding cache folder (default: `embeddings` in [`crate::home_dir`]).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What [`RetrievalPipeline::run`] returns.
+#[derive(Debug)]
+pub struct RetrievalTrained {
+    /// The content of `metrics.json`.
+    pub metrics: Value,
+    /// Epochs, best epoch and validation scores (ndcg@10).
+    pub summary: TrainSummary,
+    /// The model directory written.
+    pub dir: PathBuf,
+}
+
+impl RetrievalPipeline {
+    /// Trains, scores and writes the model directory `out`.
+    pub fn run(&self, out: &Path, observer: &mut dyn Observer) -> Result<RetrievalTrained, Error> {
+        let mut cfg = self.run.clone();
+        let spec_path = std::path::absolute(&self.spec)
+            .map_err(|e| Error::Load(format!("{}: {e}", self.spec.display())))?;
+        cfg.spec = Some(spec_path.display().to_string());
+        cfg.check()?;
+        let device = self.device.resolve()?;
+        observer.stage(&format!("ingest: {}", self.spec.display()));
+        let (spec, ds) = load_dataset(&self.spec, self.data_dir.as_deref())?;
+        let text = if cfg.model.text {
+            let encoder = load_encoder(self.text_model.as_deref())?;
+            let cache_dir = self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| crate::home_dir().join("embeddings"));
+            observer.stage(&format!("text: {}", encoder.files().dir.display()));
+            text_inputs(&retrieval::run_config(&cfg), &ds, &encoder, &cache_dir)?
+        } else {
+            TextInputs::default()
+        };
+        let data = retrieval::prepare_retrieval(&ds, Some(&spec), &cfg, text)?;
+        tch::manual_seed(cfg.train.seed as i64);
+        let mut model = TwoTower::new(&cfg.model, data.shapes.clone(), data.tables, device)?;
+        observer.stage(&format!(
+            "training two_tower on {} ({} users, {} training interactions, {} cold items; {} parameters; {device:?})",
+            ds.name,
+            data.seqs.users(),
+            data.seqs.interactions(),
+            data.seqs.cold_items.len(),
+            model.trainable_parameters()
+        ));
+        let summary = retrieval::train::fit(&mut model, &ds, &data.seqs, &cfg.train, observer)?;
+        observer.stage("full-ranking evaluation on the test part");
+        let metrics = json!({
+            "topk": evaluate_topk(&model, &ds, &data.seqs, Part::Test),
+            "most_popular": most_popular_topk(&ds, &data.seqs, Part::Test),
+            "valid_topk": summary
+                .history
+                .get(summary.best_epoch.saturating_sub(1))
+                .map(|r| r.valid.clone())
+                .unwrap_or(Value::Null),
+        });
+        retrieval::save(out, &model, &data.space, &cfg)?;
+        let write = |name: &str, bytes: &[u8]| -> Result<(), Error> {
+            Ok(polyrec_rank::io::atomic_write(&out.join(name), bytes)?)
+        };
+        let ser = |e: serde_json::Error| Error::Load(format!("serialising: {e}"));
+        write(
+            "metrics.json",
+            serde_json::to_string_pretty(&metrics)
+                .map_err(ser)?
+                .as_bytes(),
+        )?;
+        let mut lines = String::new();
+        for r in &summary.history {
+            lines.push_str(&serde_json::to_string(r).map_err(ser)?);
+            lines.push('\n');
+        }
+        write("history.jsonl", lines.as_bytes())?;
+        Ok(RetrievalTrained {
+            metrics,
+            summary,
+            dir: out.to_path_buf(),
+        })
+    }
+}
