@@ -38,3 +38,36 @@ pub fn atomic_safetensors(
 pub fn read_text(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::file(path, e))
 }
+
+/// Loads a safetensors checkpoint into `vs` after checking every stored tensor's shape
+/// against the model's parameter of that name (a clear error instead of a libtorch one).
+/// With `strict`, a stored name the model does not have is an error too.
+pub fn load_checked(vs: &mut tch::nn::VarStore, path: &Path, strict: bool) -> Result<()> {
+    let want: std::collections::HashMap<String, Vec<i64>> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.size()))
+        .collect();
+    let have = tch::Tensor::read_safetensors(path).map_err(|e| Error::file(path, e))?;
+    for (name, t) in &have {
+        match want.get(name) {
+            Some(shape) if *shape != t.size() => {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "parameter `{name}` has shape {:?}, the model expects {shape:?}",
+                        t.size()
+                    ),
+                ));
+            }
+            None if strict => {
+                return Err(Error::file(
+                    path,
+                    format!("unexpected parameter `{name}`: another model configuration"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    vs.load(path).map_err(|e| Error::file(path, e))
+}

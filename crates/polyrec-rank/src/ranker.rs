@@ -5,11 +5,11 @@ use std::path::Path;
 
 use tch::{Device, Kind, Tensor, nn};
 
+use crate::Result;
 use crate::features::{FeatureSpace, Inputs};
 use crate::heads::TaskHead;
 use crate::input_layer::{InputLayer, SideTables};
 use crate::models::{Architecture, ModelConfig, NetInput};
-use crate::{Error, Result};
 
 /// Where the language model's fine-tuned layers live in the variable store.
 pub const TEXT_ENCODER_PREFIX: &str = "input.item_text.encoder.";
@@ -242,27 +242,7 @@ impl Ranker {
 
     /// Reads parameters written by [`Ranker::save_weights`] (names and shapes must match).
     pub fn load_weights(&mut self, path: &Path) -> Result<()> {
-        let want: std::collections::HashMap<String, Vec<i64>> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (k, v.size()))
-            .collect();
-        let have = Tensor::read_safetensors(path).map_err(|e| Error::file(path, e))?;
-        for (name, t) in &have {
-            if let Some(shape) = want.get(name)
-                && *shape != t.size()
-            {
-                return Err(Error::file(
-                    path,
-                    format!(
-                        "parameter `{name}` has shape {:?}, the model expects {shape:?}",
-                        t.size()
-                    ),
-                ));
-            }
-        }
-        self.vs.load(path).map_err(|e| Error::file(path, e))
+        crate::io::load_checked(&mut self.vs, path, false)
     }
 
     /// Copies every parameter (for keeping the best epoch in memory).

@@ -613,34 +613,7 @@ impl TwoTower {
 
     /// Reads parameters written by [`TwoTower::save_weights`] (names and shapes must match).
     pub fn load_weights(&mut self, path: &Path) -> Result<()> {
-        let want: std::collections::HashMap<String, Vec<i64>> = self
-            .vs
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (k, v.size()))
-            .collect();
-        let have = Tensor::read_safetensors(path).map_err(|e| Error::file(path, e))?;
-        for (name, t) in &have {
-            match want.get(name) {
-                Some(shape) if *shape != t.size() => {
-                    return Err(Error::file(
-                        path,
-                        format!(
-                            "parameter `{name}` has shape {:?}, the model expects {shape:?}",
-                            t.size()
-                        ),
-                    ));
-                }
-                None => {
-                    return Err(Error::file(
-                        path,
-                        format!("unexpected parameter `{name}`: another model configuration"),
-                    ));
-                }
-                _ => {}
-            }
-        }
-        self.vs.load(path).map_err(|e| Error::file(path, e))
+        crate::io::load_checked(&mut self.vs, path, true)
     }
 
     /// Copies every parameter (for keeping the best epoch in memory).
