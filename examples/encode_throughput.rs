@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use polyrec::encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io};
+use polyrec::encode::{EncoderOptions, SentenceEncoder, TextEncoder, io};
+use polyrec::setup::model_dir as default_model_dir;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);

@@ -8,8 +8,9 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use polyrec::data::{Dataset, default_ml100k_dir};
+use polyrec::data::Dataset;
 use polyrec::graph::KnowledgeGraph;
+use polyrec::setup::ml100k_dir as default_ml100k_dir;
 
 fn main() -> anyhow::Result<()> {
     let dir = std::env::args()

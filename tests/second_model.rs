@@ -6,9 +6,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use polyrec::encode::TextEncoder;
 use polyrec::encode::tch::Tensor;
-use polyrec::encode::{TextEncoder, default_model_dir};
 use polyrec::rank::train::SilentObserver;
+use polyrec::setup::model_dir as default_model_dir;
 use polyrec::{LoadOptions, Pipeline, Recommender, Request};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

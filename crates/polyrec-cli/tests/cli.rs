@@ -19,7 +19,7 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         .args(["data", "validate", "--spec"])
         .arg(&spec)
         .arg("--data-dir")
-        .arg(polyrec::data::default_ml100k_dir())
+        .arg(polyrec::setup::ml100k_dir())
         .output()?;
     assert!(
         ok.status.success(),
@@ -36,10 +36,7 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         "ml-100k.kg",
         "ml-100k.link",
     ] {
-        std::fs::copy(
-            polyrec::data::default_ml100k_dir().join(f),
-            dir.path().join(f),
-        )?;
+        std::fs::copy(polyrec::setup::ml100k_dir().join(f), dir.path().join(f))?;
     }
     let inter = dir.path().join("ml-100k.inter");
     let text = std::fs::read_to_string(&inter)?.replacen(
@@ -65,7 +62,7 @@ fn validate_passes_on_real_data_and_fails_with_file_and_line()
         .args(["data", "inspect", "--json", "--spec"])
         .arg(&spec)
         .arg("--data-dir")
-        .arg(polyrec::data::default_ml100k_dir())
+        .arg(polyrec::setup::ml100k_dir())
         .output()?;
     let v: serde_json::Value = serde_json::from_slice(&inspect.stdout)?;
     assert_eq!(v["interactions"], 100_000);

@@ -19,7 +19,7 @@ fn train(out: &Path, extra: &[&str]) -> Result<std::process::Output, std::io::Er
         .arg("--spec")
         .arg(root().join("examples/data/ml-100k.toml"))
         .arg("--data-dir")
-        .arg(polyrec::data::default_ml100k_dir())
+        .arg(polyrec::setup::ml100k_dir())
         .arg("--split")
         .arg(format!(
             "file:{}",
@@ -96,7 +96,7 @@ fn train_writes_a_model_directory_and_eval_reprints_its_metrics()
         .args(["eval", "--json", "--threads", "2", "--model"])
         .arg(&out)
         .arg("--data-dir")
-        .arg(polyrec::data::default_ml100k_dir())
+        .arg(polyrec::setup::ml100k_dir())
         .output()?;
     assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
     let again: serde_json::Value = serde_json::from_slice(&e.stdout)?;

@@ -2,6 +2,8 @@
 //! text and from the binary cache.
 #![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -10,7 +12,7 @@ use polyrec_data::{Dataset, DatasetSpec, cache};
 fn bench(c: &mut Criterion) {
     let spec_path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
-    let dir = polyrec_data::default_ml100k_dir();
+    let dir = setup_paths::ml100k_dir();
     let Ok(spec) = DatasetSpec::from_toml_file(&spec_path) else {
         eprintln!("skipping: cannot read {}", spec_path.display());
         return;

@@ -57,39 +57,13 @@ pub use dataset::{
 };
 pub use error::{Error, Result, RowError};
 pub use report::{FileReport, LoadReport};
-pub use spec::{DatasetSpec, ErrorPolicy, Format};
+pub use spec::{DatasetSpec, ErrorPolicy, Format, SpecVars};
 pub use split::{
     ColdStart, Split, cold_start_split, cold_start_split_cold_valid, last_n_split, leave_one_out,
     random_split, temporal_split,
 };
 pub use stats::{DatasetStats, ScenarioStats, TaskStats};
 pub use vocab::Vocab;
-
-/// Where `scripts/setup.sh` installs MovieLens-100K (RecBole atomic files with its
-/// knowledge graph): `$POLYREC_DATA_DIR`, else `$POLYREC_HOME/data/ml-100k`, else
-/// `~/.cache/polyrec/data/ml-100k`.
-pub fn default_ml100k_dir() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    if let Some(d) = std::env::var_os("POLYREC_DATA_DIR") {
-        return PathBuf::from(d);
-    }
-    default_home_dir().join("data").join("ml-100k")
-}
-
-/// The set-up's home folder: `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else
-/// `~/.cache/polyrec` (what `scripts/setup.sh` uses).
-pub fn default_home_dir() -> std::path::PathBuf {
-    use std::path::PathBuf;
-    if let Some(h) = std::env::var_os("POLYREC_HOME") {
-        return PathBuf::from(h);
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("polyrec");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-        .join(".cache")
-        .join("polyrec")
-}
 
 /// Under `on_error = "fail"`, loading stops once this many rows have been rejected.
 pub const MAX_REPORTED_ERRORS: usize = 20;

@@ -13,9 +13,9 @@ use crate::{Error, Result};
 pub struct DatasetSpec {
     /// Name of the dataset, used in reports and cache keys.
     pub name: String,
-    /// Folder that relative file paths resolve against. `${VAR}` expands environment
-    /// variables; a relative folder resolves against the spec file's folder. Default: the
-    /// spec file's folder.
+    /// Folder that relative file paths resolve against. `${VAR}` expands a variable of the
+    /// [`SpecVars`] the application passes; a relative folder resolves against the spec
+    /// file's folder. Default: the spec file's folder.
     #[serde(default)]
     pub data_dir: Option<String>,
     /// Whether data paths may resolve outside the data folder (after `..`, symlinks and
@@ -480,9 +480,14 @@ impl DatasetSpec {
         Ok(())
     }
 
-    /// The folder relative paths resolve against, given the spec file's location and an
-    /// optional override (which wins).
-    pub fn resolve_data_dir(&self, spec_path: &Path, overridden: Option<&Path>) -> Result<PathBuf> {
+    /// The folder relative paths resolve against, given the spec file's location, an
+    /// optional override (which wins) and the variables `data_dir` may name as `${VAR}`.
+    pub fn resolve_data_dir(
+        &self,
+        spec_path: &Path,
+        overridden: Option<&Path>,
+        vars: &SpecVars,
+    ) -> Result<PathBuf> {
         if let Some(dir) = overridden {
             return Ok(dir.to_path_buf());
         }
@@ -493,10 +498,13 @@ impl DatasetSpec {
         let Some(raw) = &self.data_dir else {
             return Ok(base);
         };
-        let expanded = expand_env(raw).map_err(|var| {
+        let expanded = expand_vars(raw, vars).map_err(|var| {
             Error::spec(
                 spec_path,
-                format!("data_dir `{raw}` uses ${{{var}}}, which is not set"),
+                format!(
+                    "data_dir `{raw}` uses ${{{var}}}, which is not set (pass the data folder, \
+                     or the variable)"
+                ),
             )
         })?;
         let p = PathBuf::from(expanded);
@@ -586,10 +594,49 @@ fn check_task_name(origin: &Path, index: usize, name: &str) -> Result<()> {
     ))
 }
 
-/// Expands `${VAR}`; returns the name of the first unset variable as the error. An unset
-/// `${POLYREC_DATA_DIR}` stands for the set-up's MovieLens-100K folder
-/// ([`crate::default_ml100k_dir`]).
-fn expand_env(raw: &str) -> std::result::Result<String, String> {
+/// The variables a spec's `data_dir` may name as `${VAR}`. The library reads no
+/// environment: the application builds this map (the facade's `polyrec::setup::spec_vars`
+/// takes the process environment and the set-up's folders), and a spec that names a
+/// variable missing from it is an error that names the variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpecVars(std::collections::BTreeMap<String, String>);
+
+impl SpecVars {
+    /// No variables: a spec that names one fails to resolve.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces one variable.
+    pub fn with(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.insert(name, value);
+        self
+    }
+
+    /// Adds or replaces one variable.
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.0.insert(name.into(), value.into());
+    }
+
+    /// The value of a variable.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for SpecVars {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+/// Expands `${VAR}` from `vars`; returns the name of the first missing variable as the
+/// error.
+fn expand_vars(raw: &str, vars: &SpecVars) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = raw;
     while let Some(start) = rest.find("${") {
@@ -600,17 +647,7 @@ fn expand_env(raw: &str) -> std::result::Result<String, String> {
             return Ok(out);
         };
         let var = &after[..end];
-        match std::env::var(var) {
-            Ok(v) => out.push_str(&v),
-            // The set-up's folders need no exported variable.
-            Err(_) if var == "POLYREC_DATA_DIR" => {
-                out.push_str(&crate::default_ml100k_dir().to_string_lossy());
-            }
-            Err(_) if var == "POLYREC_HOME" => {
-                out.push_str(&crate::default_home_dir().to_string_lossy());
-            }
-            Err(_) => return Err(var.to_string()),
-        }
+        out.push_str(vars.get(var).ok_or_else(|| var.to_string())?);
         rest = &after[end + 1..];
     }
     out.push_str(rest);

@@ -1,9 +1,12 @@
 //! Corrupted copies of the real ML-100K files: each kind of bad row gives its precise
 //! message with file and line; under `skip` every row is accounted for.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::Path;
 
-use polyrec_data::{Dataset, DatasetSpec, Error, ErrorPolicy, default_ml100k_dir};
+use polyrec_data::{Dataset, DatasetSpec, Error, ErrorPolicy};
+use setup_paths::ml100k_dir as default_ml100k_dir;
 
 fn spec() -> DatasetSpec {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");

@@ -1,8 +1,11 @@
 //! Ingest of the real MovieLens-100K files (installed by scripts/setup.sh).
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::{Path, PathBuf};
 
-use polyrec_data::{Dataset, DatasetStats, TaskKind, default_ml100k_dir};
+use polyrec_data::{Dataset, DatasetStats, TaskKind};
+use setup_paths::ml100k_dir as default_ml100k_dir;
 
 fn spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml")

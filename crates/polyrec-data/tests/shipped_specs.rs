@@ -1,6 +1,8 @@
 //! Every spec shipped in examples/data loads; data sets from the team's `../shared` are
 //! checked where that folder exists (CI has it; a user's fresh machine may not).
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::{Path, PathBuf};
 
 use polyrec_data::{Dataset, DatasetSpec, DatasetStats};
@@ -126,7 +128,7 @@ fn lastfm_with_kg_and_friends() -> Result<(), Box<dyn std::error::Error>> {
 fn parquet_and_gzip_inputs() -> Result<(), Box<dyn std::error::Error>> {
     use polyrec_data::read::read_table;
     // Gzip: the real ML-100K ratings, compressed, read transparently.
-    let dir = polyrec_data::default_ml100k_dir();
+    let dir = setup_paths::ml100k_dir();
     let raw = std::fs::read(dir.join("ml-100k.inter"))?;
     let tmp = tempfile::tempdir()?;
     let gz = tmp.path().join("ml-100k.inter.gz");
@@ -151,5 +153,40 @@ fn parquet_and_gzip_inputs() -> Result<(), Box<dyn std::error::Error>> {
         "{:?}",
         t.header
     );
+    Ok(())
+}
+
+#[test]
+fn spec_variables_come_from_the_caller_not_the_environment()
+-> Result<(), Box<dyn std::error::Error>> {
+    use polyrec_data::{DatasetSpec, SpecVars};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
+    let spec = DatasetSpec::from_toml_file(&path)?;
+    // No variables: the error names the one the spec uses, whatever the process exports.
+    let err = spec
+        .resolve_data_dir(&path, None, &SpecVars::new())
+        .err()
+        .ok_or("resolved without variables")?
+        .to_string();
+    assert!(err.contains("${POLYREC_DATA_DIR}"), "{err}");
+    let vars = SpecVars::new().with("POLYREC_DATA_DIR", "/data/ml");
+    assert_eq!(
+        spec.resolve_data_dir(&path, None, &vars)?,
+        std::path::PathBuf::from("/data/ml")
+    );
+    // An explicit folder wins over the spec's.
+    let over = std::path::Path::new("/elsewhere");
+    assert_eq!(
+        spec.resolve_data_dir(&path, Some(over), &SpecVars::new())?,
+        over
+    );
+    // Loading with the variables reads the same data as loading from the folder.
+    let dir = setup_paths::ml100k_dir();
+    let vars = SpecVars::new().with("POLYREC_DATA_DIR", dir.to_string_lossy());
+    let a = polyrec_data::Dataset::load_with(&path, None, &vars)?;
+    let b = polyrec_data::Dataset::load(&path, Some(&dir))?;
+    assert_eq!(a.interactions.len(), b.interactions.len());
+    assert_eq!(a.interactions.len(), 100_000);
     Ok(())
 }

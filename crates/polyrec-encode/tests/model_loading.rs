@@ -1,15 +1,15 @@
 //! Loading rules: another BERT size loads without code changes; broken folders give errors
 //! that name the file; the cache and the trainable variable store behave.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::Path;
 
-use polyrec_encode::{
-    EmbeddingCache, EncoderOptions, Error, SentenceEncoder, TextEncoder, default_model_dir, io,
-};
+use polyrec_encode::{EmbeddingCache, EncoderOptions, Error, SentenceEncoder, TextEncoder, io};
 use tch::{Device, Kind, Tensor};
 
 fn real_dir() -> std::path::PathBuf {
-    default_model_dir().unwrap_or_default()
+    setup_paths::model_dir().unwrap_or_default()
 }
 
 /// A randomly initialised BERT of a different size (hidden 32, 2 layers, 4 heads, with a

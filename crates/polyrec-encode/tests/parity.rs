@@ -1,9 +1,12 @@
 //! Parity with Python sentence-transformers on the reference texts: identical token ids and
 //! cosine >= 0.9999 for every row.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::{Path, PathBuf};
 
-use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io};
+use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder, io};
+use setup_paths::model_dir as default_model_dir;
 use tch::Device;
 
 fn fixture(name: &str) -> PathBuf {

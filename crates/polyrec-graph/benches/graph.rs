@@ -2,6 +2,8 @@
 //! MovieLens-100K's Freebase graph.
 #![allow(missing_docs)] // criterion_main! generates an undocumented `main`
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -9,7 +11,7 @@ use polyrec_data::Dataset;
 use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 
 fn bench(c: &mut Criterion) {
-    let dir = polyrec_data::default_ml100k_dir();
+    let dir = setup_paths::ml100k_dir();
     let spec = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
     let Ok(ds) = Dataset::load(&spec, Some(&dir)) else {
         eprintln!("skipping: ML-100K not installed (run scripts/setup.sh)");

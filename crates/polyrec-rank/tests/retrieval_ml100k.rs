@@ -3,6 +3,8 @@
 //! better than the most-popular baseline, the metrics are well formed, cold items are
 //! scored apart, and a training step repeats on the CPU.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -65,7 +67,7 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn load() -> Res<(DatasetSpec, Dataset)> {
     let spec = DatasetSpec::from_toml_str(SPEC, Path::new("ml-100k.toml"))?;
-    let ds = Dataset::load_spec(&spec, &polyrec_data::default_ml100k_dir())?;
+    let ds = Dataset::load_spec(&spec, &setup_paths::ml100k_dir())?;
     Ok((spec, ds))
 }
 

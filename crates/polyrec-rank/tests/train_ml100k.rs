@@ -2,6 +2,8 @@
 //! constant predictor on every task after a short run; a CPU run repeats bit for bit; an
 //! interrupted run resumes and ends where an uninterrupted run ends.
 
+#[path = "../../../tests/support/setup_paths.rs"]
+mod setup_paths;
 use std::path::Path;
 
 use polyrec_data::{Dataset, DatasetSpec};
@@ -74,7 +76,7 @@ links = { path = "ml-100k.link" }
 
 fn load() -> Result<(DatasetSpec, Dataset), Box<dyn std::error::Error>> {
     let spec = DatasetSpec::from_toml_str(SPEC, Path::new("ml-100k.toml"))?;
-    let ds = Dataset::load_spec(&spec, &polyrec_data::default_ml100k_dir())?;
+    let ds = Dataset::load_spec(&spec, &setup_paths::ml100k_dir())?;
     Ok((spec, ds))
 }
 

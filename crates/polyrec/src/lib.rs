@@ -56,6 +56,7 @@ pub mod pipeline;
 pub mod recommend;
 pub mod retrieval;
 pub mod serve;
+pub mod setup;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};
 pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};
@@ -70,7 +71,8 @@ pub mod prelude {
 }
 
 /// polyrec's home folder, where the set-up installs its packages and where caches live:
-/// `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else `~/.cache/polyrec`.
+/// `$POLYREC_HOME`, else `$XDG_CACHE_HOME/polyrec`, else `~/.cache/polyrec`
+/// (see [`setup`]).
 pub fn home_dir() -> std::path::PathBuf {
-    polyrec_data::default_home_dir()
+    setup::home_dir()
 }

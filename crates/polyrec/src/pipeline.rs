@@ -23,9 +23,7 @@
 use std::path::{Path, PathBuf};
 
 use polyrec_data::{Dataset, DatasetSpec};
-use polyrec_encode::{
-    EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir,
-};
+use polyrec_encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder};
 use polyrec_eval::plot::{LogEntry, bars_svg, curves_svg};
 use polyrec_rank::evaluate::{Part, evaluate};
 use polyrec_rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
@@ -221,7 +219,7 @@ pub fn load_dataset(
 ) -> Result<(DatasetSpec, Dataset), Error> {
     let spec = DatasetSpec::from_toml_file(spec_path)?;
     spec.check_outputs(spec_path)?;
-    let dir = spec.resolve_data_dir(spec_path, data_dir)?;
+    let dir = spec.resolve_data_dir(spec_path, data_dir, &crate::setup::spec_vars())?;
     if !dir.is_dir() {
         return Err(Error::Load(format!(
             "data folder {} not found (the default MovieLens-100K data is installed by scripts/setup.sh)",
@@ -236,7 +234,7 @@ pub fn load_dataset(
 pub fn load_encoder(dir: Option<&Path>) -> Result<SentenceEncoder, Error> {
     let dir = match dir {
         Some(m) => m.to_path_buf(),
-        None => default_model_dir().ok_or_else(|| {
+        None => crate::setup::model_dir().ok_or_else(|| {
             Error::Load(
                 "the language model is not installed: run scripts/setup.sh (or pass a model folder)"
                     .into(),

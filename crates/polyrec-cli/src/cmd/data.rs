@@ -40,7 +40,8 @@ pub struct SpecArgs {
 fn load(a: &SpecArgs, policy: Option<ErrorPolicy>) -> polyrec::data::Result<Dataset> {
     let mut spec = DatasetSpec::from_toml_file(&a.spec)?;
     spec.check_outputs(&a.spec)?;
-    let dir = spec.resolve_data_dir(&a.spec, a.data_dir.as_deref())?;
+    let dir =
+        spec.resolve_data_dir(&a.spec, a.data_dir.as_deref(), &polyrec::setup::spec_vars())?;
     if let Some(p) = policy {
         spec.on_error = p;
     }

@@ -4,9 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use polyrec::encode::{
-    EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io,
-};
+use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, io};
 use polyrec::rank::DeviceRequest;
 
 /// Arguments of `polyrec embed`.
@@ -88,7 +86,7 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
     let device = a.device.resolve()?;
     let model = match a.model.clone() {
         Some(m) => m,
-        None => default_model_dir().context(
+        None => polyrec::setup::model_dir().context(
             "no --model given and the default model is not installed (run scripts/setup.sh)",
         )?,
     };

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use polyrec_privacy::{Counts, Redactor};
 
 use crate::read::{RawTable, read_table};
-use crate::spec::{DatasetSpec, FileSpec, Source};
+use crate::spec::{DatasetSpec, FileSpec, Source, SpecVars};
 use crate::{Dataset, FileReport, LoadReport, Result, Task, TaskKind, Vocab};
 
 use entities::EntityTable;
@@ -36,12 +36,23 @@ use rejects::Rejects;
 
 impl Dataset {
     /// Loads the dataset a spec file describes. Relative data paths resolve as
-    /// [`DatasetSpec::resolve_data_dir`] says; `data_dir` overrides them.
+    /// [`DatasetSpec::resolve_data_dir`] says, with no variables; `data_dir` overrides
+    /// them. A spec whose `data_dir` names `${VAR}` needs [`Dataset::load_with`] or
+    /// `data_dir`.
     pub fn load(spec_path: impl AsRef<Path>, data_dir: Option<&Path>) -> Result<Self> {
+        Self::load_with(spec_path, data_dir, &SpecVars::new())
+    }
+
+    /// [`Dataset::load`] with the variables the spec's `data_dir` may name.
+    pub fn load_with(
+        spec_path: impl AsRef<Path>,
+        data_dir: Option<&Path>,
+        vars: &SpecVars,
+    ) -> Result<Self> {
         let spec_path = spec_path.as_ref();
         let spec = DatasetSpec::from_toml_file(spec_path)?;
         spec.check_outputs(spec_path)?;
-        let dir = spec.resolve_data_dir(spec_path, data_dir)?;
+        let dir = spec.resolve_data_dir(spec_path, data_dir, vars)?;
         Self::load_spec(&spec, &dir)
     }
 

@@ -3,11 +3,14 @@
 
 use std::path::Path;
 
+#[path = "../../../../tests/support/setup_paths.rs"]
+mod setup_paths;
+
 use polyrec_data::Dataset;
 
 /// ML-100K loaded with the shipped spec.
 pub fn ml100k() -> Result<Dataset, Box<dyn std::error::Error>> {
-    let dir = polyrec_data::default_ml100k_dir();
+    let dir = setup_paths::ml100k_dir();
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/ml-100k.toml");
     Ok(Dataset::load(spec, Some(&dir))?)
 }
