@@ -77,6 +77,12 @@ pub struct FeatureConfig {
     /// weighted by the softmax of its inner product with the candidate's history vector),
     /// added to the plain mean; off: the mean alone.
     pub history_attention: bool,
+    /// A task whose training label goes with each history item (e.g. the rating a user
+    /// gave it): each past item's vector is scaled per dimension by a learned vector of its
+    /// label, `e_item * (1 + g_label)` (`g` starts at zero), so liked and disliked items can
+    /// pull the user's vector in opposite directions. Only training labels are used, and the
+    /// candidate itself is left out of its own history as always. `None`: no labels.
+    pub history_feedback: Option<String>,
     /// L2 penalty on the embedding rows a batch uses.
     pub embedding_l2: f64,
     /// Append the pairwise inner products of the field vectors (factorisation-machine /
@@ -116,6 +122,7 @@ impl Default for FeatureConfig {
             history: true,
             history_len: 50,
             history_attention: false,
+            history_feedback: None,
             embedding_l2: 0.0,
             pairwise: false,
             fm: false,

@@ -41,6 +41,9 @@ pub struct SideTables {
     pub kg: Option<[Tensor; 4]>,
     /// `[users + 1, H]` item codes of each user's latest training items (0 = none).
     pub history: Option<Tensor>,
+    /// `[users + 1, H]` label codes of those items (`features.history_feedback`; 0 = none,
+    /// 1 = no label, `2..` the label's value bucket, below [`FEEDBACK_CODES`]).
+    pub history_feedback: Option<Tensor>,
     /// `[users + 1]` and `[items + 1]`: 1 for ids with training rows, 0 for the rest, whose
     /// id embeddings were never trained and are replaced by zeros (cold start comes from
     /// attributes, text and the graph instead of untrained noise).
@@ -172,6 +175,8 @@ pub struct InputLayer {
     kg: Option<KgLayer>,
     kg_user: Option<nn::Embedding>,
     history: Option<(Tensor, nn::Embedding)>,
+    /// Label codes of the history items and their learned scale vectors.
+    history_feedback: Option<(Tensor, nn::Embedding)>,
     dim: i64,
     fields: i64,
     l2: f64,
@@ -193,6 +198,10 @@ fn emb<'a, P: std::borrow::Borrow<nn::Path<'a>>>(p: P, n: i64, d: i64) -> nn::Em
         },
     )
 }
+
+/// Rows of the history label-scale table: 0 (padding), 1 (no label) and at most
+/// `FEEDBACK_CODES - 2` value buckets.
+pub const FEEDBACK_CODES: i64 = 18;
 
 fn fixed(p: &nn::Path<'_>, name: &str, t: Tensor) -> Tensor {
     p.add(name, t.to_device(p.device()), false)
@@ -297,6 +306,24 @@ impl InputLayer {
                 combine: nn::linear(&q / "combine", d, d, Default::default()),
             }
         });
+        let history_feedback = (space.config.history && space.config.history_feedback.is_some())
+            .then(|| {
+                let q = p / "history";
+                let h = space.config.history_len as i64;
+                let t = side
+                    .history_feedback
+                    .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)));
+                let gate = nn::embedding(
+                    &q / "feedback_scale",
+                    FEEDBACK_CODES,
+                    d,
+                    nn::EmbeddingConfig {
+                        ws_init: nn::Init::Const(0.0),
+                        ..Default::default()
+                    },
+                );
+                (fixed(&q, "feedback", t), gate)
+            });
         // Without id embeddings the graph attention still needs a user vector.
         let kg_user = (kg.is_some() && !space.config.ids).then(|| emb(p / "kg_user", nu, d));
         let history = space.config.history.then(|| {
@@ -319,6 +346,7 @@ impl InputLayer {
             kg,
             kg_user,
             history,
+            history_feedback,
             dim: d,
             fields: space.field_names().len() as i64,
             l2: space.config.embedding_l2,
@@ -431,7 +459,11 @@ impl InputLayer {
             let hidden = h.eq(0).logical_or(&h.eq_tensor(&x.item.unsqueeze(-1)));
             let mask = hidden.logical_not().to_kind(Kind::Float).unsqueeze(-1);
             let n = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1.0);
-            let hv = e.forward(&h);
+            let mut hv = e.forward(&h);
+            if let Some((codes, scale)) = &self.history_feedback {
+                let c = codes.index_select(0, &x.user);
+                hv = &hv * (scale.forward(&c) + 1.0);
+            }
             let mut v = (&hv * &mask).sum_dim_intlist(1, false, Kind::Float) / n.sqrt();
             if self.history_attention {
                 // [B, H] scores of each past item against the candidate.

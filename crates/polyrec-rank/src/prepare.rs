@@ -217,7 +217,14 @@ pub fn prepare(
         space.kg = Some((i64::from(s.pad_entity), i64::from(s.pad_relation)));
     }
     if cfg.features.history {
-        side.history = Some(history(ds, &split.train, cfg.features.history_len));
+        let (items, feedback) = history(
+            ds,
+            &split.train,
+            cfg.features.history_len,
+            cfg.features.history_feedback.as_deref(),
+        )?;
+        side.history = Some(items);
+        side.history_feedback = feedback;
     }
     side.seen = Some(seen(ds, &split.train));
     let data = prepare_for(ds, spec, cfg, &space, split)?;
@@ -244,8 +251,33 @@ fn seen(ds: &Dataset, train: &[u32]) -> (Tensor, Tensor) {
     (Tensor::from_slice(&u), Tensor::from_slice(&i))
 }
 
-/// `[users + 1, h]` item codes of each user's latest training items.
-fn history(ds: &Dataset, train: &[u32], h: usize) -> Tensor {
+/// `[users + 1, h]` item codes of each user's latest training items and, when a feedback
+/// task is named, the label codes of those items (see [`SideTables::history_feedback`]).
+fn history(
+    ds: &Dataset,
+    train: &[u32],
+    h: usize,
+    feedback: Option<&str>,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let labels = feedback
+        .map(|name| {
+            ds.tasks
+                .iter()
+                .position(|t| t.name == name)
+                .map(|t| &ds.interactions.labels[t])
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "features.history_feedback = {name:?}: the data has no such task (tasks: {})",
+                        ds.tasks
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })
+        })
+        .transpose()?;
+    let buckets = labels.map(|l| FeedbackBuckets::fit(l, train));
     let n_users = ds.users.ids.len();
     let mut per_user: Vec<Vec<(i64, u32, i64)>> = vec![Vec::new(); n_users];
     for &r in train {
@@ -257,15 +289,67 @@ fn history(ds: &Dataset, train: &[u32], h: usize) -> Tensor {
             i64::from(ds.interactions.item[r]) + 1,
         ));
     }
-    let mut out = vec![0i64; (n_users + 1) * h];
+    let mut items = vec![0i64; (n_users + 1) * h];
+    let mut codes = vec![0i64; (n_users + 1) * h];
     for (u, rows) in per_user.iter_mut().enumerate() {
         rows.sort_unstable();
         let start = rows.len().saturating_sub(h);
-        for (j, &(_, _, code)) in rows[start..].iter().enumerate() {
-            out[(u + 1) * h + j] = code;
+        for (j, &(_, r, code)) in rows[start..].iter().enumerate() {
+            items[(u + 1) * h + j] = code;
+            if let (Some(l), Some(b)) = (labels, &buckets) {
+                codes[(u + 1) * h + j] = b.code(l[r as usize]);
+            }
         }
     }
-    Tensor::from_slice(&out).view([n_users as i64 + 1, h as i64])
+    let shape = [n_users as i64 + 1, h as i64];
+    let items = Tensor::from_slice(&items).view(shape);
+    Ok((
+        items,
+        buckets.map(|_| Tensor::from_slice(&codes).view(shape)),
+    ))
+}
+
+/// Label values to codes for the history: each distinct training value its own code when
+/// there are few (a binary label, a 1-5 rating), else equal-count buckets.
+struct FeedbackBuckets {
+    /// Upper bounds of the buckets, ascending.
+    bounds: Vec<f32>,
+}
+
+impl FeedbackBuckets {
+    fn fit(labels: &[f32], train: &[u32]) -> Self {
+        let mut v: Vec<f32> = train
+            .iter()
+            .map(|&r| labels[r as usize])
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_unstable_by(f32::total_cmp);
+        let max = (crate::input_layer::FEEDBACK_CODES - 2) as usize;
+        let mut distinct = v.clone();
+        distinct.dedup();
+        let bounds = if distinct.len() <= max {
+            distinct
+        } else {
+            let mut b: Vec<f32> = (1..=max)
+                .map(|k| v[(k * v.len() / max).min(v.len() - 1)])
+                .collect();
+            b.dedup();
+            b
+        };
+        Self { bounds }
+    }
+
+    /// 1 for a missing label, `2 + bucket` otherwise.
+    fn code(&self, x: f32) -> i64 {
+        if !x.is_finite() || self.bounds.is_empty() {
+            return 1;
+        }
+        let b = self
+            .bounds
+            .partition_point(|&u| u < x)
+            .min(self.bounds.len() - 1);
+        2 + b as i64
+    }
 }
 
 fn user_holdout(
@@ -349,4 +433,37 @@ pub fn prepare_for(
         test_users,
         row_users: ds.interactions.user.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FeedbackBuckets;
+
+    #[test]
+    fn few_label_values_get_a_code_each_and_many_get_equal_count_buckets() {
+        // A 1-5 rating: one code per value; rows outside `train` do not count.
+        let labels = [1.0, 5.0, 3.0, 4.0, 2.0, 9.0, f32::NAN];
+        let b = FeedbackBuckets::fit(&labels, &[0, 1, 2, 3, 4]);
+        let codes: Vec<i64> = labels.iter().map(|&x| b.code(x)).collect();
+        assert_eq!(codes, [2, 6, 4, 5, 3, 6, 1]);
+        // A binary label: two codes.
+        let b = FeedbackBuckets::fit(&[0.0, 1.0, 1.0], &[0, 1, 2]);
+        assert_eq!((b.code(0.0), b.code(1.0), b.code(f32::NAN)), (2, 3, 1));
+        // A continuous label: at most 16 buckets of about equal counts, codes ordered by value.
+        let labels: Vec<f32> = (0..1000).map(|i| i as f32 / 10.0).collect();
+        let train: Vec<u32> = (0..1000).collect();
+        let b = FeedbackBuckets::fit(&labels, &train);
+        let codes: Vec<i64> = labels.iter().map(|&x| b.code(x)).collect();
+        assert!(codes.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!((codes[0], codes[999]), (2, 17));
+        let mut counts = std::collections::BTreeMap::new();
+        for c in codes {
+            *counts.entry(c).or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 16);
+        assert!(
+            counts.values().all(|&n| (55..=70).contains(&n)),
+            "{counts:?}"
+        );
+    }
 }

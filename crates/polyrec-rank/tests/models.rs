@@ -21,6 +21,7 @@ fn space() -> FeatureSpace {
             embedding_dim: 8,
             kg_neighbours: 3,
             history_len: 5,
+            history_feedback: Some("rating".into()),
             embedding_l2: 1e-4,
             ..Default::default()
         },
@@ -88,6 +89,8 @@ fn side() -> SideTables {
             ri(11, &[31, 9]),
         ]),
         history: Some(ri(31, &[21, 5])),
+        // Padding, "no label" and five rating values.
+        history_feedback: Some(ri(7, &[21, 5])),
         seen: None,
         item_text_tuning: None,
     }
