@@ -9,6 +9,8 @@
 //! - Top-K ([`topk`]): recall, precision, hit rate, NDCG, MRR at several K, and
 //!   full-ranking evaluation over all items, parallel over users, excluding training items,
 //!   with memory of one item buffer per thread.
+//! - Beyond accuracy ([`diversity`]): intra-list diversity, catalog coverage and novelty
+//!   at K.
 //! - Uncertainty ([`bootstrap`]): percentile bootstrap intervals and a paired bootstrap test.
 //! - Reports ([`report`], [`plot`]): the JSON shape `{"overall": {TASK: {...}}, SCENARIO:
 //!   {...}, "topk": {...}}`, Markdown tables, and SVG bar charts and training curves.
@@ -26,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod bootstrap;
+pub mod diversity;
 mod error;
 pub mod input;
 pub mod plot;
