@@ -125,7 +125,12 @@ impl Diversity {
             let mut pairs = 0usize;
             for (a, &i) in top.iter().enumerate() {
                 for &j in &top[a + 1..] {
-                    let cos: f32 = self.row(i).iter().zip(self.row(j)).map(|(x, y)| x * y).sum();
+                    let cos: f32 = self
+                        .row(i)
+                        .iter()
+                        .zip(self.row(j))
+                        .map(|(x, y)| x * y)
+                        .sum();
                     sum += 1.0 - f64::from(cos);
                     pairs += 1;
                 }

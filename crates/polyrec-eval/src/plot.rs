@@ -1,5 +1,5 @@
 //! Plots as self-contained SVG: grouped bars of a metric per scenario for several models,
-//! and training curves from a per-epoch log.
+//! training curves from a per-epoch log, and trade-off curves of two metrics.
 //!
 //! The training log is JSON Lines, one object per measurement:
 //! `{"epoch": 3, "split": "valid", "task": "like", "metric": "auc", "value": 0.79}`.
@@ -187,4 +187,128 @@ pub fn curves_svg(title: &str, log: &[LogEntry]) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// A trade-off curve: labelled points `(label, x, y)` joined in the given order (e.g.
+/// NDCG@10 against ILD@10 for a few diversity weights).
+pub fn tradeoff_svg(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    points: &[(String, f64, f64)],
+) -> String {
+    let pts: Vec<&(String, f64, f64)> = points
+        .iter()
+        .filter(|p| p.1.is_finite() && p.2.is_finite())
+        .collect();
+    let (w, h, left, top, bottom) = (640.0, 420.0, 70.0, 40.0, 50.0);
+    let range = |f: fn(&(String, f64, f64)) -> f64| {
+        let (lo, hi) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(f(p)), b.max(f(p)))
+            });
+        if lo < hi {
+            let pad = (hi - lo) * 0.08;
+            (lo - pad, hi + pad)
+        } else if lo.is_finite() {
+            (lo - 0.5, lo + 0.5)
+        } else {
+            (0.0, 1.0)
+        }
+    };
+    let (x0, x1) = range(|p| p.1);
+    let (y0, y1) = range(|p| p.2);
+    let (pw, ph) = (w - left - 30.0, h - top - bottom);
+    let x = |v: f64| left + pw * (v - x0) / (x1 - x0);
+    let y = |v: f64| top + ph - ph * (v - y0) / (y1 - y0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"24\" text-anchor=\"middle\" font-size=\"16\">{}</text>",
+        w / 2.0,
+        esc(title)
+    );
+    for t in 0..=4 {
+        let (vx, vy) = (
+            x0 + (x1 - x0) * f64::from(t) / 4.0,
+            y0 + (y1 - y0) * f64::from(t) / 4.0,
+        );
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{vy:.3}</text>",
+            left + pw,
+            y(vy),
+            y(vy),
+            left - 5.0,
+            y(vy) + 4.0
+        );
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{vx:.3}</text>",
+            x(vx),
+            top + ph + 16.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+        left + pw / 2.0,
+        h - 10.0,
+        esc(x_label)
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">{}</text>",
+        top + ph / 2.0,
+        top + ph / 2.0,
+        esc(y_label)
+    );
+    let path: Vec<String> = pts
+        .iter()
+        .map(|p| format!("{:.1},{:.1}", x(p.1), y(p.2)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>",
+        COLORS[0],
+        path.join(" ")
+    );
+    for p in &pts {
+        let _ = writeln!(
+            s,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            x(p.1),
+            y(p.2),
+            COLORS[1],
+            x(p.1) + 6.0,
+            y(p.2) - 6.0,
+            esc(&p.0)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tradeoff_tests {
+    use super::tradeoff_svg;
+
+    #[test]
+    fn a_tradeoff_plot_draws_every_finite_point_with_its_label() {
+        let pts = vec![
+            ("d=0".to_string(), 0.52, 0.091),
+            ("d=0.5".to_string(), 0.61, 0.085),
+            ("bad".to_string(), f64::NAN, 0.1),
+        ];
+        let svg = tradeoff_svg("NDCG vs ILD", "ILD@10", "NDCG@10", &pts);
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains(">d=0.5<") && !svg.contains(">bad<"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        // One point alone, or none, still draws.
+        assert!(tradeoff_svg("t", "x", "y", &pts[..1]).contains("<circle"));
+        assert!(tradeoff_svg("t", "x", "y", &[]).contains("</svg>"));
+    }
 }

@@ -7,7 +7,8 @@
 //! 2. **candidates**: every catalog item when the catalog has at most
 //!    [`Recommender::candidate_limit`] items, else the nearest items to the query (or the
 //!    user's profile) by exact cosine, merged with knowledge-graph relatives of the user's
-//!    liked items;
+//!    liked items and, when a two-tower model is loaded ([`LoadOptions::retrieval`]), the
+//!    known user's nearest items by its learned vectors;
 //! 3. **ranking**: the multi-task model scores every candidate in the request's scenario;
 //!    items the user already consumed are left out;
 //! 4. **blending**: each task's prediction is put on `[0, 1]` (binary: the probability;
@@ -229,6 +230,12 @@ pub struct LoadOptions {
     pub data_dir: Option<PathBuf>,
     /// The sentence-transformers folder (default: the set-up's model).
     pub text_model: Option<PathBuf>,
+    /// A two-tower model directory (`polyrec train --model two_tower`) trained on the same
+    /// data: a known user's nearest items by its learned vectors join the ranking
+    /// candidates ([`Recommender::set_retrieval`]).
+    pub retrieval: Option<PathBuf>,
+    /// [`Recommender::candidate_limit`] (default 5,000).
+    pub candidate_limit: Option<usize>,
 }
 
 struct Added {
@@ -263,6 +270,8 @@ pub struct Recommender {
     last_scenario: Vec<u16>,
     /// Above this many items, candidates are retrieved instead of all scored.
     pub candidate_limit: usize,
+    /// Learned retrieval (a two-tower model's vectors), when loaded.
+    retrieval: Option<crate::retrieval::Candidates>,
     /// Per (user, scenario): the model's predictions for the whole catalog.
     score_cache: SharedLru<Arc<Vec<f32>>>,
     /// Per (user, item): graph reasons.
@@ -363,7 +372,25 @@ impl Recommender {
         };
         let (_, ds) = crate::pipeline::load_dataset(&spec_path, options.data_dir.as_deref())?;
         let encoder = crate::pipeline::load_encoder(options.text_model.as_deref())?;
-        Self::new(ranker, config, ds, encoder)
+        let mut rec = Self::new(ranker, config, ds, encoder)?;
+        if let Some(n) = options.candidate_limit {
+            if n == 0 {
+                return Err(Error::Load("candidate_limit must be at least 1".into()));
+            }
+            rec.candidate_limit = n;
+        }
+        if let Some(r) = &options.retrieval {
+            rec.set_retrieval(r)?;
+        }
+        Ok(rec)
+    }
+
+    /// Uses a two-tower model directory for candidate generation: when the catalog is
+    /// larger than [`Recommender::candidate_limit`], a known user's `candidate_limit` best
+    /// items by the learned vectors join the text and graph candidates.
+    pub fn set_retrieval(&mut self, dir: &Path) -> Result<(), Error> {
+        self.retrieval = Some(crate::retrieval::Candidates::load(dir, &self.ds)?);
+        Ok(())
     }
 
     /// Builds a recommender from its parts (the model must have been trained on `ds`'s
@@ -431,10 +458,17 @@ impl Recommender {
             liked,
             last_scenario: last.into_iter().map(|(_, s)| s).collect(),
             candidate_limit: 5000,
+            retrieval: None,
             score_cache: Arc::new(Mutex::new(Lru::new(score_capacity))),
             reason_cache: Arc::new(Mutex::new(Lru::new(REASON_CACHE_ENTRIES))),
             ds,
         })
+    }
+
+    /// The catalog items' normalised text embeddings, `[items, dim]` row-major, and `dim`
+    /// (what the text relevance and the diversity re-ranking compare).
+    pub fn item_text_vectors(&self) -> (&[f32], usize) {
+        (&self.item_vecs, self.dim)
     }
 
     /// The dataset.
@@ -673,6 +707,11 @@ impl Recommender {
             (0..total).filter(|&c| keep(c)).collect()
         } else {
             let mut set: HashSet<usize> = HashSet::new();
+            // Learned retrieval: the user's nearest items by the two-tower vectors.
+            if let (Some(r), Some(u)) = (&self.retrieval, user) {
+                let found = r.for_user(u, self.candidate_limit, |i| !keep(i as usize));
+                set.extend(found.into_iter().map(|(i, _)| i as usize));
+            }
             if let Some(v) = relevance_vec {
                 let (vecs, added, dim) = (&self.item_vecs, &self.added, self.dim);
                 let mut sims: Vec<(usize, f32)> = (0..total)

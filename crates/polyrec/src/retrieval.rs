@@ -6,16 +6,21 @@
 //! `metrics.json` (`"topk"`: hit, NDCG, recall, precision and MRR at 10 and 20 on the test
 //! part, overall, per scenario and on cold items; `"most_popular"`: the same for the
 //! popularity baseline; `"valid_topk"`: the best epoch's validation scores),
-//! `history.jsonl` (one line per epoch) and the item index (`item_index.safetensors`,
-//! `item_index.json`).
+//! `history.jsonl` (one line per epoch), the item index (`item_index.safetensors`,
+//! `item_index.json`) and every user's vector (`user_index.safetensors`, `user_index.json`).
+//!
+//! [`Candidates`] reads such a directory for a [`crate::Recommender`]: a known user's
+//! nearest items by the learned vectors become ranking candidates
+//! ([`crate::LoadOptions::retrieval`]).
 
 use std::path::{Path, PathBuf};
 
+use polyrec_data::Dataset;
 use polyrec_rank::DeviceRequest;
 use polyrec_rank::evaluate::Part;
 use polyrec_rank::prepare::TextInputs;
 use polyrec_rank::retrieval::{
-    self, RetrievalRunConfig, TwoTower, eval::evaluate_topk, eval::most_popular_topk,
+    self, ItemIndex, RetrievalRunConfig, TwoTower, eval::evaluate_topk, eval::most_popular_topk,
 };
 use polyrec_rank::train::{Observer, TrainSummary};
 use serde_json::{Value, json};
@@ -96,6 +101,7 @@ impl RetrievalPipeline {
                 .unwrap_or(Value::Null),
         });
         retrieval::save(out, &model, &data.space, &cfg)?;
+        retrieval::export_user_vectors(out, &model, &ds, &data.seqs)?;
         let write = |name: &str, bytes: &[u8]| -> Result<(), Error> {
             Ok(polyrec_rank::io::atomic_write(&out.join(name), bytes)?)
         };
@@ -117,5 +123,103 @@ impl RetrievalPipeline {
             summary,
             dir: out.to_path_buf(),
         })
+    }
+}
+
+/// Candidate generation from a trained two-tower model: its item index and user vectors,
+/// matched to a recommender's dataset by raw id.
+#[derive(Debug)]
+pub struct Candidates {
+    items: ItemIndex,
+    /// Per index row: the dataset's item index (`None`: not in the catalog).
+    item_of_row: Vec<Option<u32>>,
+    users: ItemIndex,
+    /// Per dataset user: the row of `users`.
+    row_of_user: Vec<Option<usize>>,
+    /// The directory, for messages.
+    dir: PathBuf,
+}
+
+impl Candidates {
+    /// Reads the item index and user vectors of a two-tower model directory and matches
+    /// their ids to `ds`. Fails when the directory lacks them or shares no item with `ds`.
+    pub fn load(dir: &Path, ds: &Dataset) -> Result<Self, Error> {
+        let items = ItemIndex::load(dir)?;
+        let users = ItemIndex::load_named(dir, "user_index")?;
+        if users.info().dim != items.info().dim {
+            return Err(Error::Load(format!(
+                "{}: user vectors of width {} against item vectors of width {}",
+                dir.display(),
+                users.info().dim,
+                items.info().dim
+            )));
+        }
+        let item_of_row: Vec<Option<u32>> = items
+            .info()
+            .items
+            .iter()
+            .map(|id| ds.items.ids.get(id))
+            .collect();
+        if item_of_row.iter().all(Option::is_none) {
+            return Err(Error::Load(format!(
+                "{}: none of the index's {} items is in the catalog of `{}`",
+                dir.display(),
+                items.len(),
+                ds.name
+            )));
+        }
+        let mut row_of_user = vec![None; ds.users.ids.len()];
+        for (row, id) in users.info().items.iter().enumerate() {
+            if let Some(u) = ds.users.ids.get(id) {
+                row_of_user[u as usize] = Some(row);
+            }
+        }
+        Ok(Self {
+            items,
+            item_of_row,
+            users,
+            row_of_user,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// The model directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether the model has a vector for dataset user `user`.
+    pub fn knows(&self, user: u32) -> bool {
+        self.row_of_user
+            .get(user as usize)
+            .is_some_and(Option::is_some)
+    }
+
+    /// A known user's `n` best items by the learned vectors, best first, skipping the items
+    /// `skip` says to (dataset indices): `(item, score)`. Empty for a user the model has no
+    /// vector for.
+    pub fn for_user(&self, user: u32, n: usize, skip: impl Fn(u32) -> bool) -> Vec<(u32, f32)> {
+        let Some(q) = self
+            .row_of_user
+            .get(user as usize)
+            .copied()
+            .flatten()
+            .and_then(|r| self.users.vector(r))
+        else {
+            return Vec::new();
+        };
+        let exclude: std::collections::HashSet<usize> = self
+            .item_of_row
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.is_none_or(&skip))
+            .map(|(r, _)| r)
+            .collect();
+        self.items
+            .search(q, n, &exclude)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(r, s)| Some((self.item_of_row[r]?, s)))
+            .collect()
     }
 }

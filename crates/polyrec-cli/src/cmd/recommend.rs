@@ -25,6 +25,14 @@ pub struct LoadArgs {
     /// The sentence-transformers folder (default: the set-up's model).
     #[arg(long)]
     text_model: Option<PathBuf>,
+    /// A two-tower model directory (`polyrec train --model two_tower`) trained on the same
+    /// data: a known user's nearest items by its learned vectors join the candidates.
+    #[arg(long)]
+    retrieval: Option<PathBuf>,
+    /// Above this many catalog items, candidates are retrieved (learned vectors, text,
+    /// graph) instead of scoring the whole catalog.
+    #[arg(long)]
+    candidate_limit: Option<usize>,
 }
 
 impl LoadArgs {
@@ -34,6 +42,8 @@ impl LoadArgs {
             spec: self.spec.clone(),
             data_dir: self.data_dir.clone(),
             text_model: self.text_model.clone(),
+            retrieval: self.retrieval.clone(),
+            candidate_limit: self.candidate_limit,
         }
     }
 }

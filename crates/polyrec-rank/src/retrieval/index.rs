@@ -24,10 +24,16 @@ pub struct ItemIndex {
 impl ItemIndex {
     /// Reads `item_index.safetensors` and `item_index.json` from a model directory.
     pub fn load(dir: &Path) -> Result<Self> {
-        let jpath = dir.join("item_index.json");
+        Self::load_named(dir, "item_index")
+    }
+
+    /// Reads `{stem}.safetensors` and `{stem}.json` from a model directory (`item_index`,
+    /// or `user_index` for the exported user vectors, whose `items` are user ids).
+    pub fn load_named(dir: &Path, stem: &str) -> Result<Self> {
+        let jpath = dir.join(format!("{stem}.json"));
         let info: IndexInfo = serde_json::from_str(&crate::io::read_text(&jpath)?)
             .map_err(|e| Error::file(&jpath, e))?;
-        let vpath = dir.join("item_index.safetensors");
+        let vpath = dir.join(format!("{stem}.safetensors"));
         let named = Tensor::read_safetensors(&vpath).map_err(|e| Error::file(&vpath, e))?;
         let Some((_, v)) = named.into_iter().find(|(n, _)| n == "vectors") else {
             return Err(Error::file(&vpath, "no tensor `vectors`"));
@@ -37,7 +43,7 @@ impl ItemIndex {
             return Err(Error::file(
                 &vpath,
                 format!(
-                    "`vectors` has shape {shape:?}; item_index.json lists {} items of width {}",
+                    "`vectors` has shape {shape:?}; {stem}.json lists {} rows of width {}",
                     info.items.len(),
                     info.dim
                 ),
@@ -64,6 +70,12 @@ impl ItemIndex {
     /// What the index holds.
     pub fn info(&self) -> &IndexInfo {
         &self.info
+    }
+
+    /// The vector of row `row`; `None` past the end.
+    pub fn vector(&self, row: usize) -> Option<&[f32]> {
+        let d = self.info.dim as usize;
+        self.vectors.get(row * d..(row + 1) * d)
     }
 
     /// Number of items.

@@ -175,6 +175,38 @@ pub fn export_index(dir: &Path, model: &TwoTower, space: &FeatureSpace) -> Resul
     crate::io::atomic_write(&dir.join("item_index.json"), &json_bytes(dir, &info)?)
 }
 
+/// Writes each user's vector after reading their training and validation history (what
+/// the test part is scored with): `user_index.safetensors` (`vectors` `[users, D]`, ready
+/// for a dot product with the item index) and `user_index.json` (the raw user ids, one per
+/// row). The facade retrieves a known user's candidates from it without running the user
+/// tower.
+pub fn export_user_vectors(
+    dir: &Path,
+    model: &TwoTower,
+    ds: &Dataset,
+    seqs: &data::Sequences,
+) -> Result<()> {
+    let n = seqs.users() as i64;
+    let hist = data::histories(ds, seqs, model.config().history_len, true);
+    let users = Tensor::arange_start(1, n + 1, (Kind::Int64, Device::Cpu));
+    let (_, vectors) = model.encode(&users, &hist);
+    let vectors = vectors
+        .to_kind(Kind::Float)
+        .to_device(Device::Cpu)
+        .contiguous();
+    let path = dir.join("user_index.safetensors");
+    crate::io::atomic_safetensors(&path, |tmp| {
+        Tensor::write_safetensors(&[("vectors", &vectors)], tmp)
+    })?;
+    let info = IndexInfo {
+        items: ds.users.ids.names().to_vec(),
+        dim: vectors.size()[1],
+        normalized: model.config().normalize,
+        score_scale: 1.0,
+    };
+    crate::io::atomic_write(&dir.join("user_index.json"), &json_bytes(dir, &info)?)
+}
+
 fn json_bytes<T: Serialize>(dir: &Path, v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(v).map_err(|e| Error::file(dir, e))
 }
