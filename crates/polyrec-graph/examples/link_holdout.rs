@@ -4,6 +4,8 @@
 //!
 //! ```sh
 //! cargo run --release -p polyrec-graph --example link_holdout -- examples/data/lastfm.toml plays 1,2,3
+//! # then optionally: boosted or logistic, and per hidden friendship: friend-of-friend,
+//! # similar-behaviour, per-user and uniform negatives, then the rounds of supervision
 //! ```
 
 use polyrec_graph::Dataset;
@@ -59,6 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(h) = args.get(8) {
             config.uniform_negatives = h.parse()?;
+        }
+        if let Some(h) = args.get(9) {
+            config.rounds = h.parse()?;
         }
         let t = std::time::Instant::now();
         let fm = FriendModel::fit(
