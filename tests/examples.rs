@@ -1,6 +1,7 @@
 //! The workspace examples, run on real data (installed by `scripts/setup.sh`) with short
 //! training: `quickstart` trains ML-100K and its model directory feeds `text_query` and
-//! `cold_start`; `custom_dataset` trains Women's E-Commerce Clothing Reviews from its spec.
+//! `cold_start`; `custom_dataset` trains Women's E-Commerce Clothing Reviews from its spec;
+//! `social_friends` evaluates and recommends friends on the shipped Last.fm files.
 
 use std::collections::HashSet;
 
@@ -19,6 +20,10 @@ mod cold_start;
 #[allow(dead_code)]
 #[path = "../examples/custom_dataset.rs"]
 mod custom_dataset;
+
+#[allow(dead_code)]
+#[path = "../examples/social_friends.rs"]
+mod social_friends;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -95,5 +100,76 @@ fn custom_dataset_trains_womens_reviews_from_its_spec() -> Res<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The items (raw ids) of a user in the Last.fm log.
+fn items_of(ds: &polyrec::data::Dataset, user: u32) -> HashSet<String> {
+    let log = &ds.interactions;
+    (0..log.len())
+        .filter(|&r| log.user[r] == user)
+        .map(|r| {
+            let i = log.item[r];
+            ds.items.names[i as usize]
+                .clone()
+                .unwrap_or_else(|| ds.items.ids.name(i).to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn social_friends_evaluates_and_explains_on_lastfm() -> Res<()> {
+    let out = social_friends::run(&[1], "2", true)?;
+    let auc = |m: &str| {
+        out.evaluation
+            .iter()
+            .find(|e| e.method == m)
+            .map(|e| e.report.auc)
+            .unwrap_or(0.0)
+    };
+    assert_eq!(out.evaluation.len(), 4);
+    assert!(
+        auc("link model") > auc("common neighbours"),
+        "link model AUC {} vs common neighbours {}",
+        auc("link model"),
+        auc("common neighbours")
+    );
+    assert!(out.evaluation.iter().all(|e| e.report.users == 200));
+
+    let social = &out.social;
+    let ds = social.dataset();
+    let net = social.model().network();
+    assert_eq!(net.n_edges(), 12_717);
+    for user in ["2", "4", "1500"] {
+        let u = ds.users.ids.get(user).ok_or("user")?;
+        let friends = social.recommend_friends(user, 10)?;
+        assert_eq!(friends.len(), 10, "{user}");
+        let mine = items_of(ds, u);
+        let mut seen = HashSet::new();
+        for f in &friends {
+            let v = ds.users.ids.get(&f.user).ok_or("suggested user")?;
+            assert!(v != u && !net.are_friends(u, v), "{user} -> {}", f.user);
+            assert!(seen.insert(v), "{} twice", f.user);
+            assert!(!f.reasons.is_empty() && (0.0..=1.0).contains(&f.score));
+            let theirs = items_of(ds, v);
+            for r in &f.reasons {
+                for z in &r.users {
+                    let z = ds.users.ids.get(z).ok_or("named user")?;
+                    assert!(net.are_friends(u, z) && net.are_friends(v, z), "{}", r.text);
+                }
+                for a in &r.items {
+                    assert!(mine.contains(a) && theirs.contains(a), "{}", r.text);
+                }
+            }
+        }
+        for a in social.recommend_items_from_friends(user, 5)? {
+            assert!(!mine.contains(&a.name), "{user} already plays {}", a.name);
+            for z in &a.reasons[0].users {
+                let z = ds.users.ids.get(z).ok_or("named friend")?;
+                assert!(net.are_friends(u, z) && items_of(ds, z).contains(&a.name));
+            }
+        }
+    }
+    assert!(social.recommend_friends("no such user", 5).is_err());
     Ok(())
 }

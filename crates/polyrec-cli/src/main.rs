@@ -30,6 +30,8 @@ enum Command {
     Recommend(cmd::recommend::RecommendArgs),
     /// Serve recommendations over HTTP (POST /recommend, POST /items, GET /health, GET /metrics).
     Serve(cmd::serve::ServeArgs),
+    /// Suggest friends with reasons (the social scenario), or evaluate friend suggestion on held-out friendships.
+    Social(cmd::social::SocialArgs),
     /// Run the end-to-end flow on MovieLens-100K with the default model.
     Demo(cmd::demo::DemoArgs),
 }
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Eval(a) => cmd::train::eval(a),
         Command::Recommend(a) => cmd::recommend::run(a),
         Command::Serve(a) => cmd::serve::run(a),
+        Command::Social(a) => cmd::social::run(a),
     };
     match result {
         Ok(code) => code,

@@ -51,6 +51,7 @@ mod graph;
 mod reasons;
 mod related;
 mod sampling;
+pub mod social;
 
 pub use error::{Error, Result};
 pub use graph::{GraphStats, KnowledgeGraph, Node, RelationId};

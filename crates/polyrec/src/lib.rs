@@ -12,6 +12,9 @@
 //! | [`rank`] | `polyrec-rank` | multi-scenario, multi-task ranking models |
 //! | [`eval`] | `polyrec-eval` | metrics per scenario x task, intervals and reports |
 //!
+//! [`social`] suggests friends (the social scenario) with reasons, from the friendship
+//! graph, behaviour and profile texts through the language model.
+//!
 //! The flow: user input → language-model understanding → knowledge-graph fusion → ranking
 //! model → personalised results with reasons.
 //!
@@ -57,6 +60,7 @@ pub mod recommend;
 pub mod retrieval;
 pub mod serve;
 pub mod setup;
+pub mod social;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};
 pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};

@@ -7,6 +7,7 @@ pub mod embed;
 pub mod metrics;
 pub mod recommend;
 pub mod serve;
+pub mod social;
 pub mod train;
 
 use polyrec::encode::{CacheStats, EmbeddingCache, Embeddings, TextEncoder};
