@@ -27,9 +27,9 @@ use polyrec_encode::{
     EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir,
 };
 use polyrec_eval::plot::{LogEntry, bars_svg, curves_svg};
+use polyrec_rank::collective::{Collective, SingleProcess};
 use polyrec_rank::evaluate::{Part, evaluate};
 use polyrec_rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
-use polyrec_rank::collective::{Collective, SingleProcess};
 use polyrec_rank::train::{FitOptions, Observer, TrainSummary, fit};
 use polyrec_rank::{
     DeviceRequest, Ranker, RunConfig, SplitConfig, TextEncoderSpec, TextTuning, model_dir,

@@ -5,8 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use polyrec::encode::{
-    EmbeddingCache, Embeddings, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir,
-    io,
+    EmbeddingCache, Embeddings, EncoderOptions, SentenceEncoder, TextEncoder, default_model_dir, io,
 };
 use polyrec::rank::DeviceRequest;
 use polyrec::rank::collective::{Collective, shard_range};
@@ -170,7 +169,10 @@ fn sharded(
         Some(c) => c.missing(texts),
         None => (0..texts.len()).collect(),
     };
-    let mut bytes: Vec<u8> = todo.iter().flat_map(|&i| (i as u64).to_le_bytes()).collect();
+    let mut bytes: Vec<u8> = todo
+        .iter()
+        .flat_map(|&i| (i as u64).to_le_bytes())
+        .collect();
     comm.broadcast_bytes(&mut bytes);
     let todo: Vec<usize> = bytes
         .chunks_exact(8)

@@ -28,9 +28,8 @@ impl Job {
     pub fn start() -> anyhow::Result<Self> {
         #[cfg(feature = "mpi")]
         if launched_by_mpi() {
-            let universe = mpi::initialize().ok_or_else(|| {
-                anyhow::anyhow!("MPI was initialised twice in one process")
-            })?;
+            let universe = mpi::initialize()
+                .ok_or_else(|| anyhow::anyhow!("MPI was initialised twice in one process"))?;
             let comm = polyrec::rank::collective::MpiCollective::new(universe.world());
             return Ok(Self {
                 comm: Box::new(comm),

@@ -91,13 +91,17 @@ impl<'a> DataParallel<'a> {
         let last = self.buckets.len() - 1;
         let mut global_loss = 0.0;
         for (b, range) in self.buckets.clone().into_iter().enumerate() {
-            let grads: Vec<Tensor> = self.params[range.clone()].iter().map(Tensor::grad).collect();
+            let grads: Vec<Tensor> = self.params[range.clone()]
+                .iter()
+                .map(Tensor::grad)
+                .collect();
             flatten_into(&grads, &mut self.buf);
             for x in &mut self.buf {
                 *x *= share;
             }
             if b == last {
-                self.buf.push(if rows > 0 { loss as f32 * share } else { 0.0 });
+                self.buf
+                    .push(if rows > 0 { loss as f32 * share } else { 0.0 });
             }
             self.comm.all_reduce_sum(&mut self.buf);
             if b == last {
@@ -131,7 +135,8 @@ pub(crate) fn broadcast_tensors(comm: &dyn Collective, tensors: &[Tensor]) {
     while start < tensors.len() {
         let mut end = start;
         let mut floats = 0;
-        while end < tensors.len() && (end == start || floats + tensors[end].numel() <= BUCKET_FLOATS)
+        while end < tensors.len()
+            && (end == start || floats + tensors[end].numel() <= BUCKET_FLOATS)
         {
             floats += tensors[end].numel();
             end += 1;
@@ -208,7 +213,10 @@ mod tests {
         assert_eq!(buf, [1.0, 2.0, 3.0, 4.0, 5.0]);
         let back = [a.zeros_like(), b.zeros_like()];
         unflatten_from(&buf, &back);
-        assert_eq!(Vec::<f32>::try_from(back[0].reshape([-1])).ok(), Some(vec![1.0, 2.0, 3.0, 4.0]));
+        assert_eq!(
+            Vec::<f32>::try_from(back[0].reshape([-1])).ok(),
+            Some(vec![1.0, 2.0, 3.0, 4.0])
+        );
         assert_eq!(back[1].double_value(&[0]), 5.0);
     }
 
@@ -217,7 +225,10 @@ mod tests {
         let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
         let unused = Tensor::from_slice(&[3.0f32]).set_requires_grad(true);
         (&p * &p).sum(Kind::Float).backward();
-        let mut dp = DataParallel::new(&SingleProcess, vec![p.shallow_clone(), unused.shallow_clone()]);
+        let mut dp = DataParallel::new(
+            &SingleProcess,
+            vec![p.shallow_clone(), unused.shallow_clone()],
+        );
         let loss = dp.average_gradients(4, 4, 0.5);
         assert_eq!(loss, 0.5);
         assert_eq!(Vec::<f32>::try_from(p.grad()).ok(), Some(vec![2.0, -4.0]));

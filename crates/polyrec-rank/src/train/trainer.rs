@@ -120,7 +120,12 @@ impl RunState {
             bytes
                 .get(8 * i..8 * i + 8)
                 .and_then(|w| w.try_into().ok())
-                .ok_or_else(|| Error::Input(format!("the run state from rank 0 has {} bytes, not 40", bytes.len())))
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "the run state from rank 0 has {} bytes, not 40",
+                        bytes.len()
+                    ))
+                })
         };
         self.epochs_done = u64::from_le_bytes(word(0)?) as usize;
         self.step = i64::from_le_bytes(word(1)?);
