@@ -13,6 +13,12 @@
 #     apt-get where the machine allows it (root or password-less sudo on Debian/Ubuntu);
 #     elsewhere the set-up says what to install, and the test skips its browser part.
 #     POLYREC_SKIP_BROWSER=1 leaves them out.
+#   - Open MPI (openmpi-bin, libopenmpi-dev) and libclang-dev, for data-parallel training
+#     and sharded encoding (`mpirun -np N polyrec train|embed`, the cargo feature `mpi` of
+#     polyrec-cli, docs/scale-out.md), with apt-get where the machine allows it; elsewhere
+#     the set-up says what to install and the build leaves the feature off.
+#     POLYREC_SKIP_MPI=1 leaves them out. `--env` exports POLYREC_MPI=1 when they are
+#     present (scripts/test.sh then builds and tests with `--features polyrec-cli/mpi`).
 #
 # Only the package registries are used. Re-running is cheap: each step checks what is
 # already there and its version. Source this file's output with
@@ -165,10 +171,41 @@ else
   log "note: the web page test needs Chromium and chromedriver on PATH (or POLYREC_CHROMIUM, POLYREC_CHROMEDRIVER)"
 fi
 
-log "ready: libtorch $TORCH_VERSION, model, ML-100K, Women's reviews under $POLYREC_HOME; browser for tests/web.rs: $BROWSER"
+# 7. Open MPI for data-parallel training (optional) ----------------------------------
+have_mpi() {
+  command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 \
+    && { ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' \
+         || ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1; }
+}
+MPI="missing"
+if have_mpi; then
+  MPI="present"
+elif [ "${POLYREC_SKIP_MPI:-0}" = 1 ]; then
+  MPI="skipped"
+elif command -v apt-get >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null && SUDO="sudo -n"; }
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    log "installing openmpi-bin, libopenmpi-dev and libclang-dev with apt-get (for mpirun -np N polyrec train)"
+    if { $SUDO apt-get install -y -q openmpi-bin libopenmpi-dev libclang-dev \
+         || { $SUDO apt-get update -q && $SUDO apt-get install -y -q openmpi-bin libopenmpi-dev libclang-dev; }; } >&2 \
+       && have_mpi; then
+      MPI="present"
+    else
+      log "warning: apt-get could not install Open MPI; polyrec builds without the mpi feature (one process)"
+    fi
+  else
+    log "note: data-parallel training needs Open MPI: run 'sudo apt-get install openmpi-bin libopenmpi-dev libclang-dev' (the set-up has no root)"
+  fi
+else
+  log "note: data-parallel training needs an MPI library with mpicc and mpirun (Open MPI or MPICH) and libclang; without them polyrec builds without the mpi feature"
+fi
+
+log "ready: libtorch $TORCH_VERSION, model, ML-100K, Women's reviews under $POLYREC_HOME; browser for tests/web.rs: $BROWSER; Open MPI: $MPI"
 if [ "$ENV_ONLY" = 1 ]; then
   printf 'export LIBTORCH=%q\n' "$LIBTORCH"
   printf 'export POLYREC_MODEL_DIR=%q\n' "$MODEL_DIR"
   printf 'export POLYREC_DATA_DIR=%q\n' "$DATA_DIR"
   printf 'export POLYREC_HOME=%q\n' "$POLYREC_HOME"
+  printf 'export POLYREC_MPI=%q\n' "$([ "$MPI" = present ] && echo 1 || echo 0)"
 fi

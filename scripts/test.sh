@@ -2,6 +2,10 @@
 # The test command: installs what is missing (scripts/setup.sh), then runs the checks CI
 # runs: formatting, clippy with warnings as errors on every target, the layering rule,
 # every test (unit, integration, doc tests; examples and benches are built), and the docs.
+# Where the set-up found Open MPI (POLYREC_MPI=1) the cargo feature `mpi` of polyrec-cli
+# is on for the tests and the docs (the 2-process tests of crates/polyrec-cli/tests/mpi.rs
+# run), and clippy checks the code both with and without it; elsewhere it stays off and
+# those tests check that the binary refuses to run as one rank of several.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,17 +33,26 @@ for crate in polyrec-data polyrec-graph polyrec-eval; do
   fi
 done
 
+FEATURES=()
+if [ "${POLYREC_MPI:-0}" = 1 ]; then
+  FEATURES=(--features polyrec-cli/mpi)
+fi
+
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+if [ "${#FEATURES[@]}" -gt 0 ]; then
+  step "cargo clippy --workspace --all-targets ${FEATURES[*]} -- -D warnings"
+  cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
+fi
 
-step "cargo test --workspace --all-targets (unit, integration, examples, benches built)"
-cargo test --workspace --all-targets --locked
+step "cargo test --workspace --all-targets ${FEATURES[*]} (unit, integration, examples, benches built)"
+cargo test --workspace --all-targets --locked "${FEATURES[@]}"
 
 step "cargo test --workspace --doc"
-cargo test --workspace --doc --locked
+cargo test --workspace --doc --locked "${FEATURES[@]}"
 
 step "cargo doc --workspace --no-deps"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked "${FEATURES[@]}"
 
 echo
 echo "all checks passed"

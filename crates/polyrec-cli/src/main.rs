@@ -44,10 +44,10 @@ fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Data(c) => cmd::data::run(c),
-        Command::Embed(a) => cmd::embed::run(a),
+        Command::Embed(a) => in_job(|job| cmd::embed::run(a, job.comm())),
         Command::Metrics(a) => cmd::metrics::run(a),
         Command::Demo(a) => cmd::demo::run(a),
-        Command::Train(a) => cmd::train::train(a),
+        Command::Train(a) => in_job(|job| cmd::train::train(a, job.comm())),
         Command::Eval(a) => cmd::train::eval(a),
         Command::Recommend(a) => cmd::recommend::run(a),
         Command::Serve(a) => cmd::serve::run(a),
@@ -59,6 +59,19 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs a command that can be one rank of an MPI job (`mpirun -np N polyrec train|embed`).
+/// A rank that fails ends the whole job (`MPI_Abort`) with its rank and error, so that no
+/// other rank waits forever in a collective operation.
+fn in_job(
+    command: impl FnOnce(&cmd::job::Job) -> anyhow::Result<std::process::ExitCode>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let job = cmd::job::Job::start()?;
+    match command(&job) {
+        Err(err) if job.comm().size() > 1 => job.comm().abort(1, &format!("{err:#}")),
+        other => other,
     }
 }
 

@@ -119,6 +119,44 @@ impl EmbeddingCache {
         ))
     }
 
+    /// Indices of the texts the cache lacks, each distinct text once (its first
+    /// occurrence), in input order: what [`EmbeddingCache::encode`] would compute.
+    pub fn missing(&self, texts: &[&str]) -> Vec<usize> {
+        let mut seen = std::collections::HashSet::new();
+        texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                let k = text_key(t);
+                !self.entries.contains_key(&k) && seen.insert(k)
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Adds embeddings computed elsewhere (row `i` of `emb` is `texts[i]`'s), for a job
+    /// whose processes encode shards and one process keeps the cache. Call
+    /// [`EmbeddingCache::save`] to write them.
+    pub fn insert(&mut self, texts: &[&str], emb: &Embeddings) -> Result<()> {
+        if emb.dim != self.dim || emb.len() != texts.len() {
+            return Err(crate::Error::Input {
+                path: self.path.clone(),
+                line: 0,
+                message: format!(
+                    "cannot add {} texts with {} embeddings of dimension {} (the cache holds dimension {})",
+                    texts.len(),
+                    emb.len(),
+                    emb.dim,
+                    self.dim
+                ),
+            });
+        }
+        for (i, t) in texts.iter().enumerate() {
+            self.entries.insert(text_key(t), emb.row(i).to_vec());
+        }
+        Ok(())
+    }
+
     /// Writes the cache file atomically.
     pub fn save(&mut self) -> Result<()> {
         let mut bytes = Vec::with_capacity(16 + self.entries.len() * (32 + 4 * self.dim) + 64);

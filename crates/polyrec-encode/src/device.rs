@@ -75,6 +75,40 @@ impl DeviceRequest {
     }
 }
 
+impl DeviceRequest {
+    /// Resolves the request for the process with index `local_rank` among the processes of
+    /// one job on this machine (one GPU per process): `cuda` (`cuda:0`) is GPU
+    /// `local_rank`, `cuda:N` is GPU `N + local_rank`, `auto` is GPU `local_rank` modulo
+    /// the GPUs there are (else the CPU). With `local_rank` 0 this is [`Self::resolve`].
+    pub fn resolve_for_rank(self, local_rank: usize) -> Result<tch::Device> {
+        match self {
+            Self::Cpu => Ok(tch::Device::Cpu),
+            Self::Auto => {
+                let n = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+                Ok(if n > 0 && tch::Cuda::is_available() {
+                    tch::Device::Cuda(local_rank % n)
+                } else {
+                    tch::Device::Cpu
+                })
+            }
+            Self::Cuda(i) => {
+                let n = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+                let ordinal = i.saturating_add(local_rank);
+                if ordinal < n {
+                    Ok(tch::Device::Cuda(ordinal))
+                } else {
+                    Err(Error::Device {
+                        requested: self.to_string(),
+                        reason: format!(
+                            "the process with local rank {local_rank} would use GPU {ordinal}, but libtorch sees {n} CUDA device(s): start at most one process per GPU"
+                        ),
+                    })
+                }
+            }
+        }
+    }
+}
+
 /// What libtorch reports about the accelerators of this machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceReport {

@@ -14,6 +14,8 @@
 //! - [`heads`]: binary, regression and multiclass heads and losses, one output column per task.
 //! - [`train`]: Adam/AdamW, schedules, early stopping on a validation score that combines
 //!   the tasks, gradient clipping, checkpoints written atomically and resume.
+//! - [`collective`]: the seam to a distributed engine (one process, or MPI with the
+//!   feature `mpi`): data-parallel training averages gradients over the ranks.
 //! - [`evaluate`]: metrics per scenario x task through polyrec-eval.
 //! - [`retrieval`]: a two-tower retrieval model (ids, attributes, text, graph and the
 //!   ordered history), trained on implicit feedback and scored by full ranking.
@@ -56,6 +58,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod collective;
 mod error;
 pub mod evaluate;
 pub mod features;

@@ -231,12 +231,14 @@ fn a_cpu_run_repeats_and_a_resumed_run_ends_where_an_uninterrupted_one_ends()
         checkpoint: Some(&ck),
         stop_after: Some(1),
         run_key: None,
+        collective: None,
     })?;
     assert_eq!(first.2.len(), 1);
     let (c, _, loss_c) = run(FitOptions {
         checkpoint: Some(&ck),
         stop_after: None,
         run_key: None,
+        collective: None,
     })?;
     assert_eq!(loss_c, loss_a, "the resumed run's history differs");
     let (pa, pc) = (

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use polyrec_data::{Dataset, DatasetSpec};
 use polyrec_encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder};
 use polyrec_eval::plot::{LogEntry, bars_svg, curves_svg};
+use polyrec_rank::collective::{Collective, SingleProcess};
 use polyrec_rank::evaluate::{Part, evaluate};
 use polyrec_rank::prepare::{Prepared, TextInputs, make_split, prepare, texts};
 use polyrec_rank::train::{FitOptions, Observer, TrainSummary, fit};
@@ -136,13 +137,27 @@ impl Pipeline {
     /// (`model.safetensors`, `train.toml`, `metrics.json`, `history.jsonl`, `report.md`
     /// and the plots), then returns the trained [`Recommender`].
     pub fn run(&self, out: &Path, observer: &mut dyn Observer) -> Result<Trained, Error> {
+        self.run_on(out, observer, &SingleProcess)?
+            .ok_or_else(|| Error::Load("a single-process run returned no model".into()))
+    }
+
+    /// [`Pipeline::run`] as one rank of a data-parallel job: every rank ingests and
+    /// prepares the data and trains (see [`polyrec_rank::train::fit`]); rank 0 alone
+    /// writes the embedding cache (the others read it after it), validates, and writes the
+    /// model directory, and only rank 0 returns the trained model (`None` elsewhere).
+    pub fn run_on(
+        &self,
+        out: &Path,
+        observer: &mut dyn Observer,
+        comm: &dyn Collective,
+    ) -> Result<Option<Trained>, Error> {
         let mut cfg = self.run.clone();
         cfg.spec = Some(absolute(&self.spec)?.display().to_string());
         if let SplitConfig::File { path } = &mut cfg.split {
             *path = absolute(Path::new(path.as_str()))?.display().to_string();
         }
         cfg.check()?;
-        let device = self.device.resolve()?;
+        let device = self.device.resolve_for_rank(comm.local_rank())?;
         observer.stage(&format!("ingest: {}", self.spec.display()));
         let (spec, ds) = load_dataset(&self.spec, self.data_dir.as_deref())?;
         let split = make_split(&ds, &cfg.split, cfg.train.seed, Path::new("."))?;
@@ -156,7 +171,15 @@ impl Pipeline {
             encoder.files().dir.display(),
             encoder.dim()
         ));
-        let text = text_inputs(&cfg, &ds, &encoder, &cache_dir)?;
+        // One writer of the embedding cache: rank 0 fills it, the others read it after.
+        let text = if comm.is_root() {
+            let text = text_inputs(&cfg, &ds, &encoder, &cache_dir, true);
+            comm.barrier();
+            text?
+        } else {
+            comm.barrier();
+            text_inputs(&cfg, &ds, &encoder, &cache_dir, false)?
+        };
         let (data, side) = prepare(&ds, Some(&spec), &cfg, split, text)?;
         tch::manual_seed(cfg.train.seed as i64);
         let mut model = Ranker::new(
@@ -177,9 +200,11 @@ impl Pipeline {
             model.trainable_parameters()
         ));
         // The model directory holds what was learned from users' data: owner-only.
-        std::fs::create_dir_all(out)
-            .and_then(|()| polyrec_data::persist::make_private(out))
-            .map_err(|e| Error::Load(format!("creating {}: {e}", out.display())))?;
+        if comm.is_root() {
+            std::fs::create_dir_all(out)
+                .and_then(|()| polyrec_data::persist::make_private(out))
+                .map_err(|e| Error::Load(format!("creating {}: {e}", out.display())))?;
+        }
         let run_key = cfg.to_toml()?;
         let summary = fit(
             &mut model,
@@ -190,21 +215,25 @@ impl Pipeline {
                 checkpoint: Some(&out.join("checkpoint")),
                 stop_after: None,
                 run_key: Some(&run_key),
+                collective: Some(comm),
             },
             observer,
         )?;
+        if !comm.is_root() {
+            return Ok(None);
+        }
         let metrics = test_metrics(&model, &data, &ds, &cfg);
         model_dir::save(out, &model, &cfg)?;
         write_outputs(out, &cfg, &data, &summary, &metrics)?;
         polyrec_data::persist::make_private(out)
             .map_err(|e| Error::Load(format!("{}: {e}", out.display())))?;
         let recommender = Recommender::new(model, cfg, ds, encoder)?;
-        Ok(Trained {
+        Ok(Some(Trained {
             recommender,
             metrics,
             summary,
             dir: out.to_path_buf(),
-        })
+        }))
     }
 }
 
@@ -257,6 +286,7 @@ pub(crate) fn text_inputs(
     ds: &Dataset,
     encoder: &SentenceEncoder,
     cache_dir: &Path,
+    write_cache: bool,
 ) -> Result<TextInputs, Error> {
     let (items, users) = texts(ds);
     let any = |v: &[&str]| v.iter().any(|t| !t.is_empty());
@@ -274,7 +304,9 @@ pub(crate) fn text_inputs(
     } else {
         None
     };
-    cache.save()?;
+    if write_cache {
+        cache.save()?;
+    }
     let k = cfg.features.finetune_layers;
     let item_tuning = if k > 0 && item_emb.is_some() {
         Some(finetune_inputs(encoder, &items, k)?)

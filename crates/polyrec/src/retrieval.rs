@@ -74,7 +74,13 @@ impl RetrievalPipeline {
                 .clone()
                 .unwrap_or_else(|| crate::home_dir().join("embeddings"));
             observer.stage(&format!("text: {}", encoder.files().dir.display()));
-            text_inputs(&retrieval::run_config(&cfg), &ds, &encoder, &cache_dir)?
+            text_inputs(
+                &retrieval::run_config(&cfg),
+                &ds,
+                &encoder,
+                &cache_dir,
+                true,
+            )?
         } else {
             TextInputs::default()
         };

@@ -4,8 +4,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use polyrec::encode::{EmbeddingCache, EncoderOptions, SentenceEncoder, TextEncoder, io};
+use polyrec::encode::{
+    EmbeddingCache, Embeddings, EncoderOptions, SentenceEncoder, TextEncoder, io,
+};
 use polyrec::rank::DeviceRequest;
+use polyrec::rank::collective::{Collective, shard_range};
 
 /// Arguments of `polyrec embed`.
 #[derive(Debug, clap::Args)]
@@ -82,8 +85,9 @@ fn check(a: &EmbedArgs, model: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
-    let device = a.device.resolve()?;
+/// Embeds the texts; under an MPI launcher each rank encodes a shard (see [`sharded`]).
+pub fn run(a: EmbedArgs, comm: &dyn Collective) -> anyhow::Result<ExitCode> {
+    let device = a.device.resolve_for_rank(comm.local_rank())?;
     let model = match a.model.clone() {
         Some(m) => m,
         None => polyrec::setup::model_dir().context(
@@ -110,6 +114,9 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
         cpu_workers: None,
     };
     let encoder = SentenceEncoder::load(&model, options)?;
+    if comm.size() > 1 {
+        return sharded(&a, &encoder, &refs, comm);
+    }
     let start = Instant::now();
     let mut cache = a
         .cache_dir
@@ -134,6 +141,95 @@ pub fn run(a: EmbedArgs) -> anyhow::Result<ExitCode> {
         emb.len(),
         emb.len(),
         encoder.dim(),
+        emb.len() as f64 / secs.max(1e-9),
+        a.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `polyrec embed` as one rank of N: rank 0 decides what must be computed (every text, or
+/// with `--cache-dir` the distinct texts its cache lacks) and tells the others; the work is
+/// cut into the chunks a single process encodes one after the other
+/// ([`super::ENCODE_CHUNK`] texts), each rank encodes a contiguous run of chunks, and rank 0
+/// gathers the vectors, alone updates the cache, and writes the one output in input order.
+/// Because every chunk is encoded exactly as a single process encodes it, the output is
+/// byte-identical to a single-process run's.
+fn sharded(
+    a: &EmbedArgs,
+    encoder: &SentenceEncoder,
+    texts: &[&str],
+    comm: &dyn Collective,
+) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let mut cache = match &a.cache_dir {
+        Some(dir) if comm.is_root() => Some(EmbeddingCache::open(dir, encoder)),
+        _ => None,
+    };
+    let todo: Vec<usize> = match &cache {
+        Some(c) => c.missing(texts),
+        None => (0..texts.len()).collect(),
+    };
+    let mut bytes: Vec<u8> = todo
+        .iter()
+        .flat_map(|&i| (i as u64).to_le_bytes())
+        .collect();
+    comm.broadcast_bytes(&mut bytes);
+    let todo: Vec<usize> = bytes
+        .chunks_exact(8)
+        .map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) as usize)
+        .collect();
+    anyhow::ensure!(
+        todo.iter().all(|&i| i < texts.len()),
+        "rank {}: rank 0 names texts beyond the {} of {} (do all ranks read the same input?)",
+        comm.rank(),
+        texts.len(),
+        a.input.display()
+    );
+    let chunks: Vec<&[usize]> = todo.chunks(super::ENCODE_CHUNK).collect();
+    let mine = shard_range(chunks.len(), comm.rank(), comm.size());
+    let mut local = Vec::new();
+    for chunk in &chunks[mine.clone()] {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        let emb = encoder.encode(&batch)?;
+        local.extend(emb.data.iter().flat_map(|x| x.to_le_bytes()));
+    }
+    let Some(parts) = comm.gather_bytes(&local) else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let dim = encoder.dim();
+    let data: Vec<f32> = parts
+        .concat()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    anyhow::ensure!(
+        data.len() == todo.len() * dim,
+        "the ranks returned {} values for {} texts of dimension {dim}",
+        data.len(),
+        todo.len()
+    );
+    let computed = Embeddings { dim, data };
+    let emb = match cache.as_mut() {
+        Some(c) => {
+            let done: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
+            c.insert(&done, &computed)?;
+            c.save()?;
+            eprintln!(
+                "cache: {} computed, {} from cache",
+                todo.len(),
+                texts.len() - todo.len()
+            );
+            c.encode(encoder, texts)?.0
+        }
+        None => computed,
+    };
+    let secs = start.elapsed().as_secs_f64();
+    io::write_npy(&a.output, &emb)?;
+    eprintln!(
+        "embedded {} texts into [{}, {dim}] on {} ranks in {secs:.2} s ({:.1} texts/s) -> {}",
+        emb.len(),
+        emb.len(),
+        comm.size(),
         emb.len() as f64 / secs.max(1e-9),
         a.output.display()
     );

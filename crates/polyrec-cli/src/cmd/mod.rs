@@ -4,6 +4,7 @@
 pub mod data;
 pub mod demo;
 pub mod embed;
+pub mod job;
 pub mod metrics;
 pub mod recommend;
 pub mod serve;
@@ -12,6 +13,10 @@ pub mod train;
 
 use polyrec::encode::{CacheStats, EmbeddingCache, Embeddings, TextEncoder};
 
+/// Texts per chunk of [`encode_with_progress`] (and per unit of work of a sharded
+/// `polyrec embed`, so that its ranks encode exactly the batches one process would).
+pub const ENCODE_CHUNK: usize = 512;
+
 /// Embeds texts in chunks (each chunk still sorted by length inside the encoder), through
 /// the cache when one is given, with a progress bar on a terminal.
 pub fn encode_with_progress(
@@ -19,7 +24,6 @@ pub fn encode_with_progress(
     mut cache: Option<&mut EmbeddingCache>,
     texts: &[&str],
 ) -> anyhow::Result<(Embeddings, CacheStats)> {
-    const CHUNK: usize = 512;
     let bar = indicatif::ProgressBar::new(texts.len() as u64).with_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} embedding {pos}/{len} texts [{bar:30}] {per_sec}, eta {eta}",
@@ -31,7 +35,7 @@ pub fn encode_with_progress(
         data: Vec::with_capacity(texts.len() * encoder.dim()),
     };
     let mut total = CacheStats::default();
-    for chunk in texts.chunks(CHUNK) {
+    for chunk in texts.chunks(ENCODE_CHUNK) {
         let (emb, stats) = match cache.as_deref_mut() {
             Some(c) => c.encode(encoder, chunk)?,
             None => (

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use polyrec::Pipeline;
 use polyrec::pipeline::{load_dataset, test_metrics};
+use polyrec::rank::collective::Collective;
 use polyrec::rank::prepare::make_split;
 use polyrec::rank::retrieval::RetrievalRunConfig;
 use polyrec::rank::train::{EpochRecord, Observer};
@@ -73,6 +74,11 @@ pub struct TrainArgs {
     /// The model directory to write.
     #[arg(long)]
     out: PathBuf,
+    /// For checking a data-parallel job: every rank writes `rank-R.txt` in this folder, its
+    /// process id on the first line, then `step S SHA256` after every optimiser step (the
+    /// digest of its parameters; equal on every rank when the ranks agree).
+    #[arg(long, hide = true)]
+    digest_dir: Option<PathBuf>,
 }
 
 /// Applies `KEY=VALUE` overrides (dotted keys, TOML values) to a run configuration.
@@ -174,6 +180,73 @@ impl Observer for Bars {
             r.valid_score,
             summary_line(&r.valid)
         );
+    }
+}
+
+/// The observer of one rank: rank 0 draws the bars, every rank writes its parameter
+/// digests when asked (`--digest-dir`).
+struct RankObserver {
+    bars: Option<Bars>,
+    digests: Option<std::io::LineWriter<std::fs::File>>,
+}
+
+impl RankObserver {
+    fn new(comm: &dyn Collective, digest_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let digests = match digest_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                let path = dir.join(format!("rank-{}.txt", comm.rank()));
+                let mut f = std::io::LineWriter::new(
+                    std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                );
+                use std::io::Write as _;
+                writeln!(f, "pid {}", std::process::id())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Some(f)
+            }
+            None => None,
+        };
+        Ok(Self {
+            bars: comm.is_root().then_some(Bars { bar: None }),
+            digests,
+        })
+    }
+}
+
+impl Observer for RankObserver {
+    fn stage(&mut self, line: &str) {
+        if let Some(b) = &mut self.bars {
+            b.stage(line);
+        }
+    }
+    fn epoch_start(&mut self, epoch: usize, batches: usize) {
+        if let Some(b) = &mut self.bars {
+            b.epoch_start(epoch, batches);
+        }
+    }
+    fn batch(&mut self, done: usize, loss: f64, sps: f64) {
+        if let Some(b) = &mut self.bars {
+            b.batch(done, loss, sps);
+        }
+    }
+    fn epoch_end(&mut self, r: &EpochRecord) {
+        if let Some(b) = &mut self.bars {
+            b.epoch_end(r);
+        }
+    }
+    fn wants_parameter_digest(&self) -> bool {
+        self.digests.is_some()
+    }
+    fn parameters(&mut self, step: i64, digest: &str) {
+        use std::io::Write as _;
+        if let Some(f) = &mut self.digests
+            && writeln!(f, "step {step} {digest}").is_err()
+        {
+            // A full disk loses the check, not the run.
+            self.digests = None;
+        }
     }
 }
 
@@ -289,9 +362,14 @@ fn topk_markdown(metrics: &Value) -> String {
     s
 }
 
-pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
+/// `polyrec train`; under an MPI launcher, one rank of a data-parallel job.
+pub fn train(a: TrainArgs, comm: &dyn Collective) -> anyhow::Result<ExitCode> {
     set_threads(a.threads)?;
     if is_two_tower(&a)? {
+        anyhow::ensure!(
+            comm.size() == 1,
+            "the two-tower model trains in one process: run it without mpirun (data-parallel training covers the ranking models)"
+        );
         return train_two_tower(a);
     }
     let mut cfg = match &a.config {
@@ -319,7 +397,10 @@ pub fn train(a: TrainArgs) -> anyhow::Result<ExitCode> {
         device: a.device,
         cache_dir: None,
     };
-    let trained = pipeline.run(&a.out, &mut Bars { bar: None })?;
+    let mut observer = RankObserver::new(comm, a.digest_dir.as_deref())?;
+    let Some(trained) = pipeline.run_on(&a.out, &mut observer, comm)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     println!("{}", polyrec::eval::report::to_markdown(&trained.metrics));
     println!(
         "best epoch {} of {}; model directory: {}",

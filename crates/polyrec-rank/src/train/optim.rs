@@ -49,6 +49,16 @@ impl Adam {
         self
     }
 
+    /// The first and second moments (shallow clones sharing storage with the optimiser's),
+    /// for copying one rank's state to the others.
+    pub(crate) fn moments(&self) -> Vec<Tensor> {
+        self.m
+            .iter()
+            .chain(&self.v)
+            .map(Tensor::shallow_clone)
+            .collect()
+    }
+
     /// Clears every gradient.
     pub fn zero_grad(&mut self) {
         for p in &mut self.params {

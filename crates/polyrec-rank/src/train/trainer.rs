@@ -5,6 +5,14 @@
 //! run resumed from an epoch checkpoint continues exactly as the uninterrupted one would.
 //! After each epoch the model is scored on the validation part; the best epoch's weights
 //! are kept and training stops after `patience` epochs without improvement.
+//!
+//! With a [`Collective`] of several ranks ([`FitOptions::collective`]) the loop is
+//! data-parallel: rank 0's parameters (and a resumed run's state) are copied to every rank
+//! first; every global batch of `batch_size` rows is split into one contiguous shard per
+//! rank (the same seeded shuffle on every rank, so the shards are disjoint and together
+//! cover the training rows); the gradients are averaged over the ranks before every step;
+//! rank 0 alone validates and writes checkpoints, and its decision (score, improvement)
+//! reaches every rank, so all ranks stop at the same epoch.
 
 use std::path::Path;
 use std::time::Instant;
@@ -17,7 +25,9 @@ use serde_json::Value;
 use tch::Tensor;
 
 use super::config::TrainConfig;
+use super::data_parallel::{DataParallel, broadcast_tensors};
 use super::optim::Adam;
+use crate::collective::{Collective, SingleProcess};
 use crate::evaluate::{Part, evaluate, monitor_score};
 use crate::features::row_tensor;
 use crate::prepare::Prepared;
@@ -54,6 +64,13 @@ pub trait Observer {
     fn batch(&mut self, _done: usize, _loss: f64, _samples_per_sec: f64) {}
     /// An epoch finished.
     fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Whether [`Observer::parameters`] wants the parameter digest after every step
+    /// (costs a copy of the parameters per step; for checking that ranks agree).
+    fn wants_parameter_digest(&self) -> bool {
+        false
+    }
+    /// The SHA-256 of every trainable parameter after optimiser step `step` (from 1).
+    fn parameters(&mut self, _step: i64, _digest: &str) {}
 }
 
 /// An observer that shows nothing.
@@ -85,6 +102,40 @@ struct RunState {
     history: Vec<EpochRecord>,
 }
 
+impl RunState {
+    /// Where the run stands (what every rank must agree on), as bytes.
+    fn progress_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(40);
+        b.extend_from_slice(&(self.epochs_done as u64).to_le_bytes());
+        b.extend_from_slice(&self.step.to_le_bytes());
+        b.extend_from_slice(&(self.best_epoch as u64).to_le_bytes());
+        b.extend_from_slice(&self.best_score.to_le_bytes());
+        b.extend_from_slice(&(self.bad_epochs as u64).to_le_bytes());
+        b
+    }
+
+    /// Takes the progress written by [`RunState::progress_bytes`].
+    fn set_progress(&mut self, bytes: &[u8]) -> Result<()> {
+        let word = |i: usize| -> Result<[u8; 8]> {
+            bytes
+                .get(8 * i..8 * i + 8)
+                .and_then(|w| w.try_into().ok())
+                .ok_or_else(|| {
+                    Error::Input(format!(
+                        "the run state from rank 0 has {} bytes, not 40",
+                        bytes.len()
+                    ))
+                })
+        };
+        self.epochs_done = u64::from_le_bytes(word(0)?) as usize;
+        self.step = i64::from_le_bytes(word(1)?);
+        self.best_epoch = u64::from_le_bytes(word(2)?) as usize;
+        self.best_score = f64::from_le_bytes(word(3)?);
+        self.bad_epochs = u64::from_le_bytes(word(4)?) as usize;
+        Ok(())
+    }
+}
+
 fn seed_of(seed: u64, epoch: usize) -> u64 {
     seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
@@ -100,6 +151,10 @@ pub struct FitOptions<'a> {
     /// What else identifies the run besides the trainer settings (the model, features and
     /// split): a checkpoint of a run with another key is not resumed but refused.
     pub run_key: Option<&'a str>,
+    /// The ranks of a data-parallel job (none: this process alone). Every rank calls
+    /// [`fit`] with the same data, configuration and model; only rank 0 writes
+    /// checkpoints, and only rank 0's returned history holds validation metrics.
+    pub collective: Option<&'a dyn Collective>,
 }
 
 /// Trains `model` on `data` with `cfg`. On return the model holds the best epoch's weights.
@@ -111,7 +166,9 @@ pub fn fit(
     options: FitOptions<'_>,
     observer: &mut dyn Observer,
 ) -> Result<TrainSummary> {
-    let checkpoint = options.checkpoint;
+    let comm: &dyn Collective = options.collective.unwrap_or(&SingleProcess);
+    let (rank, ranks) = (comm.rank(), comm.size());
+    let checkpoint = options.checkpoint.filter(|_| comm.is_root());
     cfg.check()?;
     if data.split.train.is_empty() {
         return Err(Error::Input("the split has no training rows".into()));
@@ -140,7 +197,8 @@ pub fn fit(
             }
         })
         .collect();
-    let params = named.into_iter().map(|(_, t)| t).collect();
+    let params: Vec<Tensor> = named.into_iter().map(|(_, t)| t).collect();
+    let mut dp = DataParallel::new(comm, params.iter().map(Tensor::shallow_clone).collect());
     let mut opt = Adam::new(params, cfg.optimizer, cfg.weight_decay).with_scales(scales);
     let config_key = format!(
         "{}\n{}",
@@ -170,6 +228,20 @@ pub fn fit(
             }
         }
     }
+    if ranks > 1 {
+        // Every rank starts from rank 0's parameters, optimiser moments and run state.
+        dp.broadcast_parameters();
+        broadcast_tensors(comm, &opt.moments());
+        let mut bytes = state.progress_bytes();
+        comm.broadcast_bytes(&mut bytes);
+        state.set_progress(&bytes)?;
+        opt.step = state.step;
+        observer.stage(&format!(
+            "data-parallel: rank {rank} of {ranks}, {} all-reduce bucket(s) per step",
+            dp.bucket_count()
+        ));
+    }
+    let digest = observer.wants_parameter_digest();
     let device = model.device();
     let n_batches = data.split.train.len().div_ceil(cfg.batch_size);
     let mut stopped_early = false;
@@ -182,24 +254,38 @@ pub fn fit(
             stopped_early = true;
             break;
         }
-        tch::manual_seed(seed_of(cfg.seed, epoch) as i64);
+        // Dropout differs between ranks (rank 0 draws what a single process draws).
+        let rank_mix = (rank as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        tch::manual_seed((seed_of(cfg.seed, epoch) ^ rank_mix) as i64);
         let mut order = data.split.train.clone();
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed_of(cfg.seed, epoch)));
         let lr = cfg.lr_at(epoch);
         observer.epoch_start(epoch + 1, n_batches);
         let start = Instant::now();
         let (mut loss_sum, mut seen) = (0.0, 0usize);
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let idx = row_tensor(chunk);
-            let (x, y) = data.rows.batch(&idx, device);
-            let mask = data.train_mask.index_select(0, &idx).to_device(device);
-            let out = model.forward_t(&x, true);
-            let loss = model.loss(&out, &y, &mask, &weights);
-            opt.zero_grad();
-            loss.backward();
+        for (b, global) in order.chunks(cfg.batch_size).enumerate() {
+            let chunk = &global[crate::collective::shard_range(global.len(), rank, ranks)];
+            let mut l = 0.0;
+            if chunk.is_empty() {
+                opt.zero_grad();
+            } else {
+                let idx = row_tensor(chunk);
+                let (x, y) = data.rows.batch(&idx, device);
+                let mask = data.train_mask.index_select(0, &idx).to_device(device);
+                let out = model.forward_t(&x, true);
+                let loss = model.loss(&out, &y, &mask, &weights);
+                opt.zero_grad();
+                loss.backward();
+                l = loss.double_value(&[]);
+            }
+            if ranks > 1 {
+                l = dp.average_gradients(chunk.len(), global.len(), l);
+            }
             opt.clip_grad_norm(cfg.clip_norm);
             opt.step(lr);
-            let l = loss.double_value(&[]);
+            if digest {
+                observer.parameters(opt.step, &dp.digest());
+            }
             if !l.is_finite() {
                 return Err(Error::Input(format!(
                     "the training loss became {l} in epoch {} batch {}: lower the learning rate or enable clip_norm",
@@ -207,8 +293,8 @@ pub fn fit(
                     b + 1
                 )));
             }
-            loss_sum += l * chunk.len() as f64;
-            seen += chunk.len();
+            loss_sum += l * global.len() as f64;
+            seen += global.len();
             observer.batch(
                 b + 1,
                 l,
@@ -216,8 +302,29 @@ pub fn fit(
             );
         }
         let train_seconds = start.elapsed().as_secs_f64();
-        let valid = evaluate(model, data, ds, Part::Valid, None, cfg.eval_batch_size);
-        let score = monitor_score(&valid, model, &cfg.monitor);
+        if ranks > 1 {
+            let (secs, steps) = dp.take_timing();
+            observer.stage(&format!(
+                "epoch {}: gradient averaging {:.2} ms per step ({} floats in {} bucket(s), {rank_rows} of {} rows per step on this rank; flatten, all-reduce and copy back)",
+                epoch + 1,
+                1e3 * secs / steps.max(1) as f64,
+                dp.gradient_floats(),
+                dp.bucket_count(),
+                cfg.batch_size,
+                rank_rows = crate::collective::shard_range(cfg.batch_size, rank, ranks).len(),
+            ));
+        }
+        let (valid, mut score, mut improved) = if comm.is_root() {
+            let valid = evaluate(model, data, ds, Part::Valid, None, cfg.eval_batch_size);
+            let score = monitor_score(&valid, model, &cfg.monitor);
+            let improved = score > state.best_score || best.is_none();
+            (valid, score, improved)
+        } else {
+            (Value::Null, f64::NAN, false)
+        };
+        if ranks > 1 {
+            (score, improved) = broadcast_decision(comm, score, improved);
+        }
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -229,11 +336,13 @@ pub fn fit(
         };
         observer.epoch_end(&record);
         state.history.push(record);
-        if score > state.best_score || best.is_none() {
+        if improved {
             state.best_score = score;
             state.best_epoch = epoch + 1;
             state.bad_epochs = 0;
-            best = Some(model.snapshot());
+            if comm.is_root() {
+                best = Some(model.snapshot());
+            }
             if let Some(dir) = checkpoint {
                 model.save_weights(&dir.join("best.safetensors"))?;
             }
@@ -261,6 +370,18 @@ pub fn fit(
         best_score: state.best_score,
         stopped_early,
     })
+}
+
+/// Rank 0's validation score and whether it improved, on every rank.
+fn broadcast_decision(comm: &dyn Collective, score: f64, improved: bool) -> (f64, bool) {
+    let mut bytes = score.to_le_bytes().to_vec();
+    bytes.push(u8::from(improved));
+    comm.broadcast_bytes(&mut bytes);
+    let score = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(f64::NAN, f64::from_le_bytes);
+    (score, bytes.get(8) == Some(&1))
 }
 
 fn resume(
