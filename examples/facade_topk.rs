@@ -28,9 +28,14 @@ use polyrec::{Recommender, Request};
 /// `(user id, item id)` pairs held out.
 pub type HeldOut = Vec<(String, String)>;
 
-/// Hit@10 and NDCG@10 of `rec` over the held-out `(user id, item id)` pairs.
-pub fn score(rec: &Recommender, held: &HeldOut) -> Result<(f64, f64), Box<dyn Error>> {
-    let m = score_with(rec, held, 0.0)?;
+/// Hit@10 and NDCG@10 of `rec` over the held-out `(user id, item id)` pairs, at a weight
+/// of the learned retrieval (used when a two-tower model is loaded).
+pub fn score(
+    rec: &Recommender,
+    held: &HeldOut,
+    retrieval_weight: f64,
+) -> Result<(f64, f64), Box<dyn Error>> {
+    let m = score_with(rec, held, 0.0, retrieval_weight)?;
     Ok((m["hit@10"], m["ndcg@10"]))
 }
 
@@ -39,6 +44,7 @@ pub fn score_with(
     rec: &Recommender,
     held: &HeldOut,
     diversity: f64,
+    retrieval_weight: f64,
 ) -> Result<std::collections::BTreeMap<String, f64>, Box<dyn Error>> {
     let ds = rec.dataset();
     let (vectors, dim) = rec.item_text_vectors();
@@ -54,6 +60,7 @@ pub fn score_with(
             user: Some(user.clone()),
             k: Some(10),
             diversity: Some(diversity),
+            retrieval_weight: Some(retrieval_weight),
             ..Default::default()
         })?;
         let ranked: Vec<String> = answer.items.into_iter().map(|r| r.item).collect();
@@ -100,6 +107,25 @@ pub fn held_out_recommender(ranker_dir: &Path) -> Result<(Recommender, HeldOut),
     Ok((Recommender::new(ranker, config, ds, encoder)?, held))
 }
 
+/// Writes the user vectors of a two-tower directory trained before they were exported
+/// (leave-one-out histories of its dataset, as training saw them).
+pub fn export_user_vectors_if_missing(dir: &Path) -> Result<(), Box<dyn Error>> {
+    if dir.join("user_index.safetensors").is_file() {
+        return Ok(());
+    }
+    let (model, _, cfg) =
+        polyrec::rank::retrieval::load(dir, polyrec::rank::DeviceRequest::Cpu.resolve()?)?;
+    let spec = cfg
+        .spec
+        .clone()
+        .ok_or("the two-tower directory names no spec")?;
+    let (_, ds) = polyrec::pipeline::load_dataset(Path::new(&spec), None)?;
+    let split = polyrec::data::leave_one_out(&ds);
+    let seqs = polyrec::rank::retrieval::Sequences::new(&ds, &split, Vec::new())?;
+    polyrec::rank::retrieval::export_user_vectors(dir, &model, &ds, &seqs)?;
+    Ok(())
+}
+
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,27 +134,36 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let limit: usize = args.get(2).map_or(Ok(100), |s| s.parse())?;
     let (mut rec, held) = held_out_recommender(Path::new(ranker))?;
+    export_user_vectors_if_missing(Path::new(two_tower))?;
     println!(
         "{} users with a held-out item; hit@10 / ndcg@10:",
         held.len()
     );
-    let (h, n) = score(&rec, &held)?;
+    let (h, n) = score(&rec, &held, 0.0)?;
     println!(
-        "| whole catalog ({} items) | {h:.4} | {n:.4} |",
+        "| multi-task model, whole catalog ({} items) | {h:.4} | {n:.4} |",
         rec.catalog_len()
     );
     rec.candidate_limit = limit;
-    let (h, n) = score(&rec, &held)?;
-    println!("| {limit} candidates: text + graph | {h:.4} | {n:.4} |");
+    let (h, n) = score(&rec, &held, 0.0)?;
+    println!("| multi-task model, {limit} candidates from text + graph | {h:.4} | {n:.4} |");
     rec.set_retrieval(Path::new(two_tower))?;
-    let (h, n) = score(&rec, &held)?;
-    println!("| {limit} candidates: two-tower + text + graph | {h:.4} | {n:.4} |");
+    for w in [0.0, 0.5, 1.0] {
+        let (h, n) = score(&rec, &held, w)?;
+        println!(
+            "| {limit} candidates from two-tower + text + graph, retrieval weight {w} | {h:.4} | {n:.4} |"
+        );
+    }
     rec.candidate_limit = 5000;
+    for w in [0.5, 1.0] {
+        let (h, n) = score(&rec, &held, w)?;
+        println!("| whole catalog, retrieval weight {w} | {h:.4} | {n:.4} |");
+    }
     println!("\n| diversity | hit@10 | ndcg@10 | ILD@10 | coverage@10 | novelty@10 |");
     println!("|---|---|---|---|---|---|");
     let mut points = Vec::new();
     for d in [0.0, 0.25, 0.5, 0.75, 1.0] {
-        let m = score_with(&rec, &held, d)?;
+        let m = score_with(&rec, &held, d, 0.5)?;
         println!(
             "| {d} | {:.4} | {:.4} | {:.4} | {:.4} | {:.2} |",
             m["hit@10"], m["ndcg@10"], m["ild@10"], m["coverage@10"], m["novelty@10"]

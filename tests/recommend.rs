@@ -429,6 +429,21 @@ fn learned_candidates(rec: &mut Recommender) -> Res<()> {
         !consumed.contains(&i)
     }));
     rec.candidate_limit = 5000;
+    // Retrieval weight 1 and no text: the list is the two-tower model's own top 10.
+    let answer = rec.recommend(&Request {
+        user: Some("196".into()),
+        k: Some(10),
+        retrieval_weight: Some(1.0),
+        text_weight: Some(0.0),
+        ..Default::default()
+    })?;
+    let own: Vec<String> = candidates
+        .for_user(u, 10, |i| consumed.contains(&i))
+        .into_iter()
+        .map(|(i, _)| ds.items.ids.names()[i as usize].clone())
+        .collect();
+    let got: Vec<String> = answer.items.into_iter().map(|r| r.item).collect();
+    assert_eq!(got, own);
     Ok(())
 }
 

@@ -126,6 +126,14 @@ pub struct Request {
     /// marginal relevance, `(1 - d) * score - d * max cosine to the items already
     /// chosen`, over the items' text embeddings.
     pub diversity: Option<f64>,
+    /// Weight in `[0, 1]` of the two-tower model's view that the user picks the item next,
+    /// when one is loaded ([`LoadOptions::retrieval`]) and the user is known (default 0.5;
+    /// otherwise unused). The personal score becomes `personal^(1 - w) * pick^w`, where
+    /// `pick = exp(s - max s)` over the candidates' learned scores `s` (the softmax over
+    /// the candidates, divided by its largest value): 0 ranks by the multi-task model
+    /// alone, 1 by the learned retrieval alone, 0.5 by their product (how likely the user
+    /// is to pick the item and to like it).
+    pub retrieval_weight: Option<f64>,
 }
 
 /// Why an item is recommended.
@@ -805,16 +813,35 @@ impl Recommender {
                 )
             })
             .collect();
+        let retrieval_weight = req.retrieval_weight.unwrap_or(0.5);
+        if !(0.0..=1.0).contains(&retrieval_weight) {
+            return Err(bad(
+                "retrieval_weight",
+                format!("{retrieval_weight} is not in [0, 1]"),
+            ));
+        }
+        // The learned retrieval's pick scores, `exp(s - max s)` over the candidates.
+        let pick: Option<Vec<f64>> = match (&self.retrieval, user) {
+            (Some(r), Some(u)) if retrieval_weight > 0.0 => r.scores(u, &candidates).map(|s| {
+                let top = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                s.iter().map(|&x| f64::from(x - top).exp()).collect()
+            }),
+            _ => None,
+        };
         // (item, score, text relevance, row of `predictions`)
         let mut scored: Vec<(usize, f64, Option<f64>, usize)> = candidates
             .iter()
             .enumerate()
             .map(|(pos, &c)| {
                 let p = &predictions[pos * hn..(pos + 1) * hn];
-                let personal: f64 = blend
+                let mut personal: f64 = blend
                     .iter()
                     .map(|&(t, w, lo, span)| w * ((p[t] - lo) / span).clamp(0.0, 1.0))
                     .sum();
+                if let Some(pick) = &pick {
+                    personal =
+                        personal.powf(1.0 - retrieval_weight) * pick[pos].powf(retrieval_weight);
+                }
                 let rel = relevance_vec.map(|v| f64::from(dot(v, self.item_vec(c))));
                 let score = match rel {
                     Some(r) => (1.0 - text_weight) * personal + text_weight * r.max(0.0),

@@ -142,6 +142,8 @@ pub struct Candidates {
     users: ItemIndex,
     /// Per dataset user: the row of `users`.
     row_of_user: Vec<Option<usize>>,
+    /// Per dataset item: the row of `items`.
+    row_of_item: Vec<Option<usize>>,
     /// The directory, for messages.
     dir: PathBuf,
 }
@@ -174,6 +176,12 @@ impl Candidates {
                 ds.name
             )));
         }
+        let mut row_of_item = vec![None; ds.items.ids.len()];
+        for (row, i) in item_of_row.iter().enumerate() {
+            if let Some(i) = i {
+                row_of_item[*i as usize] = Some(row);
+            }
+        }
         let mut row_of_user = vec![None; ds.users.ids.len()];
         for (row, id) in users.info().items.iter().enumerate() {
             if let Some(u) = ds.users.ids.get(id) {
@@ -185,6 +193,7 @@ impl Candidates {
             item_of_row,
             users,
             row_of_user,
+            row_of_item,
             dir: dir.to_path_buf(),
         })
     }
@@ -199,6 +208,30 @@ impl Candidates {
         self.row_of_user
             .get(user as usize)
             .is_some_and(Option::is_some)
+    }
+
+    /// The model's scores (logits) of a known user for dataset items `items`, `None` for a
+    /// user the model has no vector for. An item outside the index (a catalog item added
+    /// after training) gets the lowest score of the others.
+    pub fn scores(&self, user: u32, items: &[usize]) -> Option<Vec<f32>> {
+        let q = self
+            .row_of_user
+            .get(user as usize)
+            .copied()
+            .flatten()
+            .and_then(|r| self.users.vector(r))?;
+        let raw: Vec<Option<f32>> = items
+            .iter()
+            .map(|&i| {
+                let v = self
+                    .items
+                    .vector(self.row_of_item.get(i).copied().flatten()?)?;
+                Some(v.iter().zip(q).map(|(a, b)| a * b).sum())
+            })
+            .collect();
+        let low = raw.iter().flatten().copied().fold(f32::INFINITY, f32::min);
+        let low = if low.is_finite() { low } else { 0.0 };
+        Some(raw.into_iter().map(|s| s.unwrap_or(low)).collect())
     }
 
     /// A known user's `n` best items by the learned vectors, best first, skipping the items
