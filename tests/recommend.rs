@@ -332,18 +332,16 @@ fn diversity_raises_intra_list_diversity(rec: &Recommender) -> Res<()> {
                 diversity: Some(d),
                 ..Default::default()
             })?;
+            // Every item distinct and not consumed; an item added after training (the
+            // cold-start item above) has no catalog vector and is left out of the ILD.
+            assert_eq!(answer.items.len(), 10);
+            let ids: HashSet<&str> = answer.items.iter().map(|r| r.item.as_str()).collect();
+            assert_eq!(ids.len(), 10, "repeated item");
             let codes: Vec<usize> = answer
                 .items
                 .iter()
-                .map(|r| ds.items.ids.get(&r.item).map(|i| i as usize))
-                .collect::<Option<_>>()
-                .ok_or("an unknown item")?;
-            assert_eq!(codes.len(), 10);
-            assert_eq!(
-                codes.iter().collect::<HashSet<_>>().len(),
-                10,
-                "repeated item"
-            );
+                .filter_map(|r| ds.items.ids.get(&r.item).map(|i| i as usize))
+                .collect();
             let consumed: HashSet<usize> = (0..ds.interactions.len())
                 .filter(|&r| ds.interactions.user[r] == u)
                 .map(|r| ds.interactions.item[r] as usize)
