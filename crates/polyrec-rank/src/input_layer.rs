@@ -42,7 +42,7 @@ pub struct SideTables {
     /// `[users + 1, H]` item codes of each user's latest training items (0 = none).
     pub history: Option<Tensor>,
     /// `[users + 1, H]` label codes of those items (`features.history_feedback`; 0 = none,
-    /// 1 = no label, `2..` the label's value bucket, below [`FEEDBACK_CODES`]).
+    /// 1 = no label, `2..` the label's value bucket, below `FEEDBACK_CODES` = 18).
     pub history_feedback: Option<Tensor>,
     /// `[users + 1]` and `[items + 1]`: 1 for ids with training rows, 0 for the rest, whose
     /// id embeddings were never trained and are replaced by zeros (cold start comes from
