@@ -323,6 +323,53 @@ fn a_failing_rank_ends_the_job_with_its_error() -> TestResult {
 
 #[cfg(feature = "mpi")]
 #[test]
+fn a_rank_with_a_bad_shard_ends_the_job_naming_rank_file_and_line() -> TestResult {
+    if !have_mpirun() {
+        return Ok(());
+    }
+    let _job = one_job_at_a_time();
+    let dir = tempfile::tempdir()?;
+    // Each node of a cluster often reads its own copy of the data: rank 1's copy has one
+    // corrupted rating (line 501 of the interaction file), rank 0's is intact. Rank 0
+    // then waits for the others at the parameter broadcast; the job must still end, with
+    // rank 1's validation error.
+    let good = polyrec::setup::ml100k_dir();
+    let bad = dir.path().join("bad-copy");
+    std::fs::create_dir(&bad)?;
+    for entry in std::fs::read_dir(&good)? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), bad.join(entry.file_name()))?;
+    }
+    let inter = bad.join("ml-100k.inter");
+    let body = std::fs::read_to_string(&inter)?;
+    let mut lines: Vec<String> = body.lines().map(str::to_string).collect();
+    let cols: Vec<&str> = lines[500].split('\t').collect();
+    lines[500] = format!("{}\t{}\tfive\t{}", cols[0], cols[1], cols[3]);
+    std::fs::write(&inter, lines.join("\n") + "\n")?;
+
+    let args_for = |data: &Path, out: &str| {
+        let mut a = train_args(&dir.path().join(out), &[]);
+        let i = a.iter().position(|s| s == "--data-dir").expect("--data-dir") + 1;
+        a[i] = data.display().to_string();
+        a
+    };
+    // One MPI job, two programs (MPMD): rank 0 with the good copy, rank 1 with the bad one.
+    let mut c = mpirun(1, &args_for(&good, "run"));
+    c.args([":", "-np", "1", "-x", "OMP_NUM_THREADS=1"])
+        .arg(env!("CARGO_BIN_EXE_polyrec"))
+        .args(args_for(&bad, "run"));
+    let o = run_guarded(c)?;
+    assert!(!o.status.success(), "the job succeeded: {}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("error on rank 1 of 2"), "{err}");
+    assert!(err.contains("ml-100k.inter"), "{err}");
+    assert!(err.contains("501"), "{err}");
+    assert!(err.contains("five"), "{err}");
+    Ok(())
+}
+
+#[cfg(feature = "mpi")]
+#[test]
 fn a_killed_rank_ends_the_job() -> TestResult {
     if !have_mpirun() {
         return Ok(());
