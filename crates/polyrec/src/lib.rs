@@ -13,7 +13,8 @@
 //! | [`eval`] | `polyrec-eval` | metrics per scenario x task, intervals and reports |
 //!
 //! [`social`] suggests friends (the social scenario) with reasons, from the friendship
-//! graph, behaviour and profile texts through the language model.
+//! graph, behaviour and profile texts through the language model; one [`Request`] can ask
+//! for several [`ResultType`]s (items and friends) and gets them in one [`Response`].
 //!
 //! The flow: user input → language-model understanding → knowledge-graph fusion → ranking
 //! model → personalised results with reasons.
@@ -55,6 +56,7 @@ pub mod eval {
 }
 
 mod lru;
+mod multi_type;
 pub mod pipeline;
 pub mod recommend;
 pub mod retrieval;
@@ -63,7 +65,9 @@ pub mod setup;
 pub mod social;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};
-pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};
+pub use recommend::{
+    LoadOptions, NewItem, Recommendation, Recommender, Request, Response, ResultType,
+};
 
 /// The names most programs need, in one import: `use polyrec::prelude::*;`.
 pub mod prelude {

@@ -42,6 +42,7 @@ use polyrec_rank::{EntityFeatures, Ranker, RunConfig, model_dir};
 use rayon::prelude::*;
 
 use crate::lru::Lru;
+use crate::social::{FriendRecommendation, SocialOptions, SocialRecommender};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -134,6 +135,48 @@ pub struct Request {
     /// alone, 1 by the learned retrieval alone, 0.5 by their product (how likely the user
     /// is to pick the item and to like it).
     pub retrieval_weight: Option<f64>,
+    /// What to recommend (default: items only). Several types come back in one
+    /// [`Response`], `k` of each: `["items", "friends"]` asks for items and people to
+    /// follow; friends need a known `user` and a recommender loaded with a friend model
+    /// ([`LoadOptions::social`]).
+    pub types: Vec<ResultType>,
+}
+
+/// A type of result a [`Request`] can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultType {
+    /// Catalog items, ranked by the multi-task model (the default).
+    Items,
+    /// People to befriend or follow, from the friendship graph, behaviour and profile
+    /// texts ([`crate::social`]).
+    Friends,
+}
+
+impl ResultType {
+    /// Every type, in the order a response lists them.
+    pub const ALL: [ResultType; 2] = [ResultType::Items, ResultType::Friends];
+
+    /// The name used in requests (`items`, `friends`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResultType::Items => "items",
+            ResultType::Friends => "friends",
+        }
+    }
+}
+
+impl std::str::FromStr for ResultType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
+                format!("unknown result type `{s}` (types: {})", names.join(", "))
+            })
+    }
 }
 
 /// Why an item is recommended.
@@ -176,8 +219,11 @@ pub struct Response {
     pub user: Option<String>,
     /// The scenario the items were scored in.
     pub scenario: String,
-    /// Items, best first.
+    /// Items, best first (empty when the request's `types` leave items out).
     pub items: Vec<Recommendation>,
+    /// People to befriend, best first, when the request asked for `friends`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub friends: Option<Vec<FriendRecommendation>>,
 }
 
 /// The plain-text form: a header line, then one line per item with its task scores and
@@ -212,6 +258,15 @@ impl std::fmt::Display for Response {
                 writeln!(f, "       {}: {}", r.kind, r.text)?;
             }
         }
+        if let Some(friends) = &self.friends {
+            writeln!(f, "{} people to befriend:", friends.len())?;
+            for (n, p) in friends.iter().enumerate() {
+                writeln!(f, "{:>3}. user {}  score {:.3}", n + 1, p.user, p.score)?;
+                for r in &p.reasons {
+                    writeln!(f, "       {}: {}", r.kind, r.text)?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -244,6 +299,9 @@ pub struct LoadOptions {
     pub retrieval: Option<PathBuf>,
     /// [`Recommender::candidate_limit`] (default 5,000).
     pub candidate_limit: Option<usize>,
+    /// Train a friend model on the dataset's `[social]` table at load time, so that
+    /// requests can ask for `friends` ([`Recommender::set_social`]).
+    pub social: Option<SocialOptions>,
 }
 
 struct Added {
@@ -280,6 +338,8 @@ pub struct Recommender {
     pub candidate_limit: usize,
     /// Learned retrieval (a two-tower model's vectors), when loaded.
     retrieval: Option<crate::retrieval::Candidates>,
+    /// The friend model, when loaded (shared by the replicas of a service).
+    pub(crate) social: Option<Arc<SocialRecommender>>,
     /// Per (user, scenario): the model's predictions for the whole catalog.
     score_cache: SharedLru<Arc<Vec<f32>>>,
     /// Per (user, item): graph reasons.
@@ -390,7 +450,29 @@ impl Recommender {
         if let Some(r) = &options.retrieval {
             rec.set_retrieval(r)?;
         }
+        if let Some(o) = &options.social {
+            let social = SocialRecommender::fit(rec.ds.clone(), o, &mut |_, _| {})?;
+            rec.set_social(Arc::new(social))?;
+        }
         Ok(rec)
+    }
+
+    /// Uses a friend model (trained on this recommender's dataset) for requests that ask
+    /// for `friends`.
+    pub fn set_social(&mut self, social: Arc<SocialRecommender>) -> Result<(), Error> {
+        let d = social.dataset();
+        if d.name != self.ds.name || d.users.ids.names() != self.ds.users.ids.names() {
+            return Err(Error::Load(format!(
+                "the friend model was trained on dataset `{}` with {} users, this recommender \
+                 serves `{}` with {} users",
+                d.name,
+                d.users.ids.len(),
+                self.ds.name,
+                self.ds.users.ids.len()
+            )));
+        }
+        self.social = Some(social);
+        Ok(())
     }
 
     /// Uses a two-tower model directory for candidate generation: when the catalog is
@@ -467,6 +549,7 @@ impl Recommender {
             last_scenario: last.into_iter().map(|(_, s)| s).collect(),
             candidate_limit: 5000,
             retrieval: None,
+            social: None,
             score_cache: Arc::new(Mutex::new(Lru::new(score_capacity))),
             reason_cache: Arc::new(Mutex::new(Lru::new(REASON_CACHE_ENTRIES))),
             ds,
@@ -578,8 +661,56 @@ impl Recommender {
         }
     }
 
-    /// Answers a request.
+    /// Answers a request: the items, and the other result types it asks for.
     pub fn recommend(&self, req: &Request) -> Result<Response, Error> {
+        let types = crate::multi_type::requested(req)?;
+        let mut resp = if types.contains(&ResultType::Items) {
+            self.recommend_items(req)?
+        } else {
+            self.empty_response(req)?
+        };
+        for t in types {
+            match t {
+                ResultType::Items => {}
+                ResultType::Friends => resp.friends = Some(self.friends_for(req)?),
+            }
+        }
+        Ok(resp)
+    }
+
+    /// The response of a request that leaves items out: who and where, checked as for
+    /// items.
+    fn empty_response(&self, req: &Request) -> Result<Response, Error> {
+        let k = req.k.unwrap_or(10);
+        if !(1..=MAX_K).contains(&k) {
+            return Err(bad("k", format!("{k} is not in 1..={MAX_K}")));
+        }
+        let user = match &req.user {
+            Some(id) => Some(
+                self.ds
+                    .users
+                    .ids
+                    .get(id)
+                    .ok_or_else(|| bad("user", format!("unknown user `{id}`")))?,
+            ),
+            None => None,
+        };
+        let scenario = self.scenario_of(req, user)?;
+        Ok(Response {
+            user: req.user.clone(),
+            scenario: self
+                .ds
+                .scenarios
+                .get(scenario as usize)
+                .cloned()
+                .unwrap_or_default(),
+            items: Vec::new(),
+            friends: None,
+        })
+    }
+
+    /// The items of a request.
+    fn recommend_items(&self, req: &Request) -> Result<Response, Error> {
         let n_items = self.ds.items.ids.len();
         let k = req.k.unwrap_or(10);
         if !(1..=MAX_K).contains(&k) {
@@ -904,6 +1035,7 @@ impl Recommender {
                 .cloned()
                 .unwrap_or_default(),
             items,
+            friends: None,
         })
     }
 
@@ -1053,6 +1185,9 @@ impl Recommender {
     pub fn share_caches(&mut self, other: &Recommender) {
         self.score_cache = Arc::clone(&other.score_cache);
         self.reason_cache = Arc::clone(&other.reason_cache);
+        if self.social.is_none() {
+            self.social = other.social.clone();
+        }
     }
 
     /// Cache entries and (hits, misses): the per-user prediction cache, then the graph

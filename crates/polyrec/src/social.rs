@@ -26,7 +26,7 @@ use polyrec_graph::social::{
     Baseline, Behaviour, FriendConfig, FriendModel, FriendSuggestion, LinkHoldout, LinkReport,
     ProfileVectors, SocialNetwork, evaluate,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pipeline::load_encoder;
 use crate::recommend::{Error, MAX_K};
@@ -67,10 +67,10 @@ impl Default for SocialOptions {
 }
 
 /// Why a user is suggested, in words and with the names it cites.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SocialReason {
     /// `friends` (common friends), `items` (shared items) or `profile` (alike profiles).
-    pub kind: &'static str,
+    pub kind: String,
     /// The sentence.
     pub text: String,
     /// The users it names (raw ids).
@@ -80,7 +80,7 @@ pub struct SocialReason {
 }
 
 /// One suggested friend.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FriendRecommendation {
     /// The suggested user's raw id.
     pub user: String,
@@ -91,7 +91,7 @@ pub struct FriendRecommendation {
 }
 
 /// An item suggested from what the user's friends have.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ItemFromFriends {
     /// The item's raw id.
     pub item: String,
@@ -265,7 +265,7 @@ impl SocialRecommender {
                     name: item_name(&self.ds, s.item).to_string(),
                     score: s.score,
                     reasons: vec![SocialReason {
-                        kind: "friends",
+                        kind: "friends".into(),
                         text,
                         users,
                         items: Vec::new(),
@@ -305,7 +305,7 @@ impl SocialRecommender {
                 )
             };
             out.push(SocialReason {
-                kind: "friends",
+                kind: "friends".into(),
                 text,
                 users,
                 items: Vec::new(),
@@ -324,7 +324,7 @@ impl SocialRecommender {
                 text.push_str(&format!(" ({} in common)", s.shared_items));
             }
             out.push(SocialReason {
-                kind: "items",
+                kind: "items".into(),
                 text,
                 users: Vec::new(),
                 items,
@@ -332,7 +332,7 @@ impl SocialRecommender {
         }
         if out.is_empty() || s.profile_similarity >= 0.6 {
             out.push(SocialReason {
-                kind: "profile",
+                kind: "profile".into(),
                 text: format!(
                     "your profiles read alike (text similarity {:.2})",
                     s.profile_similarity

@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use polyrec::{LoadOptions, Recommender, Request};
+use polyrec::social::SocialOptions;
+use polyrec::{LoadOptions, Recommender, Request, ResultType};
 
 const EXAMPLE: &str = "Examples:
   polyrec recommend --model runs/ml100k --user 196 --scenario 'age 35+' -k 10
   polyrec recommend --model runs/ml100k --user 196 --query 'a light comedy for a rainy evening'
-  polyrec recommend --model runs/ml100k --profile 'I love old horror films' --weight like=0.7 --weight rating=0.3 --json";
+  polyrec recommend --model runs/ml100k --profile 'I love old horror films' --weight like=0.7 --weight rating=0.3 --json
+  polyrec recommend --model runs/lastfm --user 2 --types items,friends --count-task plays --verb play";
 
 /// Where a trained model's dataset and language model come from (`recommend`, `serve`).
 #[derive(Debug, clap::Args)]
@@ -33,6 +35,17 @@ pub struct LoadArgs {
     /// graph) instead of scoring the whole catalog.
     #[arg(long)]
     candidate_limit: Option<usize>,
+    /// The result types to give, comma-separated: items, friends. Friends train a friend
+    /// model on the dataset's [social] table at load (`polyrec social` evaluates it).
+    #[arg(long, value_delimiter = ',', default_value = "items")]
+    pub types: Vec<ResultType>,
+    /// For friends: the task whose labels weight an interaction in the behaviour
+    /// similarity (plays; default: every interaction counts once).
+    #[arg(long)]
+    count_task: Option<String>,
+    /// For friends: the verb of the shared-items reason ("you both VERB X").
+    #[arg(long, default_value = "like")]
+    verb: String,
 }
 
 impl LoadArgs {
@@ -44,6 +57,15 @@ impl LoadArgs {
             text_model: self.text_model.clone(),
             retrieval: self.retrieval.clone(),
             candidate_limit: self.candidate_limit,
+            social: self
+                .types
+                .contains(&ResultType::Friends)
+                .then(|| SocialOptions {
+                    count_task: self.count_task.clone(),
+                    text_model: self.text_model.clone(),
+                    verb: self.verb.clone(),
+                    ..Default::default()
+                }),
         }
     }
 }
@@ -111,6 +133,7 @@ pub fn run(a: RecommendArgs) -> anyhow::Result<ExitCode> {
         weights,
         text_weight: a.text_weight,
         diversity: a.diversity,
+        types: a.sources.types.clone(),
         ..Default::default()
     };
     let resp = rec.recommend(&req)?;

@@ -13,7 +13,8 @@ const EXAMPLE: &str = "Example:
   # the web page: http://127.0.0.1:8080/
   curl -s localhost:8080/recommend -d '{\"user\": \"196\", \"query\": \"a light comedy\", \"k\": 5}'
   curl -s localhost:8080/items -d '{\"id\": \"new-1\", \"name\": \"Night Train\", \"text\": \"A tense thriller on a night train\"}'
-  curl -s localhost:8080/metrics";
+  curl -s localhost:8080/metrics
+  # with --types items,friends a request may ask for both: {\"user\": \"2\", \"types\": [\"items\", \"friends\"]}";
 
 /// Arguments of `polyrec serve`.
 #[derive(Debug, clap::Args)]
@@ -45,8 +46,13 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     // Parallelism comes from the replicas; each runs libtorch on one thread.
     polyrec::encode::tch::set_num_threads(1);
     let options = a.sources.options();
+    // The friend model is trained once; the other replicas share it (`Service::new`).
+    let rest = polyrec::LoadOptions {
+        social: None,
+        ..options.clone()
+    };
     let replicas = (0..a.replicas)
-        .map(|_| Recommender::load(&a.model, &options))
+        .map(|n| Recommender::load(&a.model, if n == 0 { &options } else { &rest }))
         .collect::<Result<Vec<_>, _>>()?;
     let service = Arc::new(Service::new(replicas)?.with_model_dir(&a.model));
     if a.warm {
