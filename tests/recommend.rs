@@ -442,6 +442,21 @@ fn learned_candidates(rec: &mut Recommender) -> Res<()> {
         .collect();
     let got: Vec<String> = answer.items.into_iter().map(|r| r.item).collect();
     assert_eq!(got, own);
+
+    // The same candidates through an HNSW graph: what the graph finds is the exact top
+    // (nearly: it is approximate), never a consumed item, at most `ef_search` of them.
+    let mut approx = Candidates::load(dir.path(), &ds)?;
+    approx.use_hnsw(polyrec::rank::retrieval::hnsw::HnswOptions {
+        ef_search: 100,
+        ..Default::default()
+    })?;
+    let exact: HashSet<u32> = top.iter().take(20).map(|t| t.0).collect();
+    let found = approx.for_user(u, 20, |i| consumed.contains(&i));
+    assert_eq!(found.len(), 20);
+    assert!(found.iter().all(|(i, _)| !consumed.contains(i)));
+    let overlap = found.iter().filter(|(i, _)| exact.contains(i)).count();
+    assert!(overlap >= 18, "HNSW found {overlap} of the exact top 20");
+    assert!(approx.for_user(u, 500, |_| false).len() <= 100);
     Ok(())
 }
 

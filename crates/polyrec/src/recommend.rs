@@ -299,6 +299,10 @@ pub struct LoadOptions {
     pub retrieval: Option<PathBuf>,
     /// [`Recommender::candidate_limit`] (default 5,000).
     pub candidate_limit: Option<usize>,
+    /// Search the two-tower item vectors through an HNSW graph with these options instead
+    /// of exactly (catalogs that outgrow exact search; see
+    /// [`crate::retrieval::Candidates::use_hnsw`]).
+    pub hnsw: Option<polyrec_rank::retrieval::hnsw::HnswOptions>,
     /// Train a friend model on the dataset's `[social]` table at load time, so that
     /// requests can ask for `friends` ([`Recommender::set_social`]).
     pub social: Option<SocialOptions>,
@@ -449,6 +453,13 @@ impl Recommender {
         }
         if let Some(r) = &options.retrieval {
             rec.set_retrieval(r)?;
+            if let (Some(c), Some(h)) = (&mut rec.retrieval, options.hnsw) {
+                c.use_hnsw(h)?;
+            }
+        } else if options.hnsw.is_some() {
+            return Err(Error::Load(
+                "hnsw options without a two-tower model (retrieval) to search".into(),
+            ));
         }
         if let Some(o) = &options.social {
             let social = SocialRecommender::fit(rec.ds.clone(), o, &mut |_, _| {})?;

@@ -19,6 +19,7 @@ use polyrec_data::Dataset;
 use polyrec_rank::DeviceRequest;
 use polyrec_rank::evaluate::Part;
 use polyrec_rank::prepare::TextInputs;
+use polyrec_rank::retrieval::hnsw::{HnswIndex, HnswOptions};
 use polyrec_rank::retrieval::{
     self, ItemIndex, RetrievalRunConfig, TwoTower, eval::evaluate_topk, eval::most_popular_topk,
 };
@@ -146,6 +147,8 @@ pub struct Candidates {
     row_of_item: Vec<Option<usize>>,
     /// The directory, for messages.
     dir: PathBuf,
+    /// Approximate search over `items`, when asked for ([`Candidates::use_hnsw`]).
+    hnsw: Option<HnswIndex>,
 }
 
 impl Candidates {
@@ -195,7 +198,16 @@ impl Candidates {
             row_of_user,
             row_of_item,
             dir: dir.to_path_buf(),
+            hnsw: None,
         })
+    }
+
+    /// Searches the item vectors through an HNSW graph instead of exactly (for catalogs that
+    /// outgrow exact search): [`Candidates::for_user`] then returns at most
+    /// `options.ef_search` items, the ones the graph finds.
+    pub fn use_hnsw(&mut self, options: HnswOptions) -> Result<(), Error> {
+        self.hnsw = Some(HnswIndex::build(&self.items, options)?);
+        Ok(())
     }
 
     /// The model directory.
@@ -254,11 +266,13 @@ impl Candidates {
             .filter(|(_, i)| i.is_none_or(&skip))
             .map(|(r, _)| r)
             .collect();
-        self.items
-            .search(q, n, &exclude)
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(r, s)| Some((self.item_of_row[r]?, s)))
-            .collect()
+        match &self.hnsw {
+            Some(h) => h.search(&self.items, q, n, &exclude),
+            None => self.items.search(q, n, &exclude),
+        }
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(r, s)| Some((self.item_of_row[r]?, s)))
+        .collect()
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use polyrec::rank::retrieval::hnsw::HnswOptions;
 use polyrec::social::SocialOptions;
 use polyrec::{LoadOptions, Recommender, Request, ResultType};
 
@@ -35,6 +36,10 @@ pub struct LoadArgs {
     /// graph) instead of scoring the whole catalog.
     #[arg(long)]
     candidate_limit: Option<usize>,
+    /// Search the two-tower vectors through an HNSW graph whose searches keep this many
+    /// candidates (at most that many learned candidates per request) instead of exactly.
+    #[arg(long, value_name = "EF_SEARCH", requires = "retrieval")]
+    hnsw: Option<usize>,
     /// The result types to give, comma-separated: items, friends. Friends train a friend
     /// model on the dataset's [social] table at load (`polyrec social` evaluates it).
     #[arg(long, value_delimiter = ',', default_value = "items")]
@@ -57,6 +62,10 @@ impl LoadArgs {
             text_model: self.text_model.clone(),
             retrieval: self.retrieval.clone(),
             candidate_limit: self.candidate_limit,
+            hnsw: self.hnsw.map(|ef_search| HnswOptions {
+                ef_search,
+                ..Default::default()
+            }),
             social: self
                 .types
                 .contains(&ResultType::Friends)

@@ -116,8 +116,14 @@ impl ItemIndex {
                         (r, v.iter().zip(query).map(|(a, b)| a * b).sum::<f32>())
                     })
                     .collect();
-                top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                // Only the block's best `k` need an order.
+                let by_score =
+                    |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+                if k > 0 && top.len() > k {
+                    top.select_nth_unstable_by(k - 1, by_score);
+                }
                 top.truncate(k);
+                top.sort_by(by_score);
                 top
             })
             .collect();

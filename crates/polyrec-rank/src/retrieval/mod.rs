@@ -37,6 +37,7 @@
 pub mod config;
 pub mod data;
 pub mod eval;
+pub mod hnsw;
 pub mod index;
 pub mod model;
 mod sequence;
