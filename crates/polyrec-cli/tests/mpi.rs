@@ -349,7 +349,11 @@ fn a_rank_with_a_bad_shard_ends_the_job_naming_rank_file_and_line() -> TestResul
 
     let args_for = |data: &Path, out: &str| {
         let mut a = train_args(&dir.path().join(out), &[]);
-        let i = a.iter().position(|s| s == "--data-dir").expect("--data-dir") + 1;
+        let i = a
+            .iter()
+            .position(|s| s == "--data-dir")
+            .expect("--data-dir")
+            + 1;
         a[i] = data.display().to_string();
         a
     };
@@ -359,7 +363,11 @@ fn a_rank_with_a_bad_shard_ends_the_job_naming_rank_file_and_line() -> TestResul
         .arg(env!("CARGO_BIN_EXE_polyrec"))
         .args(args_for(&bad, "run"));
     let o = run_guarded(c)?;
-    assert!(!o.status.success(), "the job succeeded: {}", text(&o.stderr));
+    assert!(
+        !o.status.success(),
+        "the job succeeded: {}",
+        text(&o.stderr)
+    );
     let err = text(&o.stderr);
     assert!(err.contains("error on rank 1 of 2"), "{err}");
     assert!(err.contains("ml-100k.inter"), "{err}");

@@ -13,7 +13,8 @@
 //! | [`eval`] | `polyrec-eval` | metrics per scenario x task, intervals and reports |
 //!
 //! [`social`] suggests friends (the social scenario) with reasons, from the friendship
-//! graph, behaviour and profile texts through the language model.
+//! graph, behaviour and profile texts through the language model. [`topics`] suggests
+//! topics (tags) a user is likely to use next, from a tag log and the topics' texts.
 //!
 //! The flow: user input → language-model understanding → knowledge-graph fusion → ranking
 //! model → personalised results with reasons.
@@ -61,6 +62,7 @@ pub mod retrieval;
 pub mod serve;
 pub mod setup;
 pub mod social;
+pub mod topics;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};
 pub use recommend::{LoadOptions, NewItem, Recommendation, Recommender, Request, Response};

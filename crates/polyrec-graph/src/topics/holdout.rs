@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::model::{Weights, choose_weights, one_hot, rank, recall};
+use super::model::{BlendWeights, choose_weights, one_hot, rank, recall};
 use super::signals::{SIGNALS, Signal};
 use super::{TagHistory, TopicConfig, TopicSignals, TopicVectors};
 use crate::Result;
@@ -34,7 +34,7 @@ pub struct TopicReport {
     /// Held-out applications.
     pub test_applications: usize,
     /// The blend's weights, chosen on validation inside the training part.
-    pub weights: Weights,
+    pub weights: BlendWeights,
     /// The blend first, then every signal alone.
     pub rows: Vec<TopicRow>,
 }
@@ -54,7 +54,8 @@ pub fn evaluate(
     let mut scorers = vec![("blend".to_string(), weights)];
     for s in SIGNALS {
         if s != Signal::Text || text.is_some() {
-            scorers.push((s.name().to_string(), one_hot(s)));
+            let w = one_hot(s);
+            scorers.push((s.name().to_string(), BlendWeights { all: w, new: w }));
         }
     }
     let users: Vec<_> = split
@@ -79,13 +80,14 @@ pub fn evaluate(
             for (u, truth, fresh, s) in &users {
                 // A user without training topics gets most-popular, as in `recommend`.
                 let w = if sig.profile(*u).is_empty() {
-                    one_hot(Signal::Popularity)
+                    let p = one_hot(Signal::Popularity);
+                    BlendWeights { all: p, new: p }
                 } else {
                     w
                 };
-                all += recall(&rank(&sig, s, &w, *u, cfg.k, false), truth);
+                all += recall(&rank(&sig, s, &w.all, *u, cfg.k, false), truth);
                 if !fresh.is_empty() {
-                    new += recall(&rank(&sig, s, &w, *u, cfg.k, true), fresh);
+                    new += recall(&rank(&sig, s, &w.new, *u, cfg.k, true), fresh);
                 }
             }
             TopicRow {

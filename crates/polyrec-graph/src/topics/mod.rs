@@ -37,8 +37,8 @@ pub use folksonomy::{FolkNode, Folksonomy};
 pub use history::{Application, TagHistory, TemporalSplit};
 pub use holdout::{TopicReport, TopicRow, evaluate};
 pub use model::{
-    TopicConfig, TopicEvidence, TopicModel, TopicSuggestion, Weights, choose_weights, one_hot,
-    rank, weight_grid,
+    BlendWeights, TopicConfig, TopicEvidence, TopicModel, TopicSuggestion, Weights, choose_weights,
+    one_hot, rank, weight_grid,
 };
 pub use signals::{
     N_SIGNALS, SIGNALS, Signal, SignalScores, TopicSignals, TopicVectors, UserTopic,

@@ -82,7 +82,7 @@ pub struct TopicModel {
     /// The signals of the whole history.
     pub signals: TopicSignals,
     /// The blend's weights.
-    pub weights: Weights,
+    pub weights: BlendWeights,
 }
 
 impl TopicModel {
@@ -98,7 +98,7 @@ impl TopicModel {
         h: &TagHistory,
         text: Option<&TopicVectors>,
         cfg: &TopicConfig,
-        weights: Weights,
+        weights: BlendWeights,
     ) -> Result<Self> {
         let signals = TopicSignals::new(h, text.cloned(), cfg.half_life_s())?;
         Ok(Self { signals, weights })
@@ -111,7 +111,7 @@ impl TopicModel {
         let weights = if self.signals.profile(user).is_empty() {
             one_hot(Signal::Popularity)
         } else {
-            self.weights
+            self.weights.get(only_new)
         };
         rank(&self.signals, &scores, &weights, user, k, only_new)
             .into_iter()
@@ -238,40 +238,74 @@ pub(crate) fn recall(ranked: &[(u32, f32)], truth: &[u32]) -> f64 {
     hits as f64 / truth.len() as f64
 }
 
-/// The grid point with the best mean recall@k (all later topics) on the validation part
-/// of `h` (each user's latest `holdout_fraction`), the signals built from the rest. Ties
-/// keep the first grid point; without validation users, equal weights on the signals.
+/// Blend weights for both kinds of request.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BlendWeights {
+    /// For every later topic (the user's own included).
+    pub all: Weights,
+    /// For topics new to the user (their own left out of the ranking).
+    pub new: Weights,
+}
+
+impl BlendWeights {
+    /// The weights of one kind of request.
+    pub fn get(&self, only_new: bool) -> Weights {
+        if only_new { self.new } else { self.all }
+    }
+}
+
+/// For each kind of request, the grid point with the best mean recall@k on the validation
+/// part of `h` (each user's latest `holdout_fraction`), the signals built from the rest:
+/// `all` by recall of every later topic, `new` by recall of the later topics new to the
+/// user. Ties keep the first grid point; without validation users, equal weights.
 pub fn choose_weights(
     h: &TagHistory,
     text: Option<&TopicVectors>,
     cfg: &TopicConfig,
-) -> Result<Weights> {
+) -> Result<BlendWeights> {
     let split = h.temporal_split(cfg.holdout_fraction, cfg.min_applications);
     let sig = TopicSignals::new(&split.train, text.cloned(), cfg.half_life_s())?;
     let on: [bool; N_SIGNALS] =
         std::array::from_fn(|i| SIGNALS[i] != Signal::Text || text.is_some());
     let grid = weight_grid(cfg.grid_steps, &on);
-    let users: Vec<(u32, &Vec<u32>, SignalScores)> = split
-        .test
-        .iter()
-        .filter(|(u, _)| !sig.profile(*u).is_empty())
-        .map(|(u, truth)| (*u, truth, sig.scores(*u)))
-        .collect();
-    if users.is_empty() {
-        let n = on.iter().filter(|&&b| b).count() as f32;
-        return Ok(std::array::from_fn(|i| if on[i] { 1.0 / n } else { 0.0 }));
-    }
-    let mut best = (f64::NEG_INFINITY, grid[0]);
-    for w in grid {
-        let total: f64 = users
-            .iter()
-            .map(|(u, truth, s)| recall(&rank(&sig, s, &w, *u, cfg.k, false), truth))
-            .sum();
-        if total > best.0 {
-            best = (total, w);
+    let n_on = on.iter().filter(|&&b| b).count() as f32;
+    let equal: Weights = std::array::from_fn(|i| if on[i] { 1.0 / n_on } else { 0.0 });
+    let mut users = Vec::new();
+    for (u, truth) in &split.test {
+        let profile = sig.profile(*u);
+        if profile.is_empty() {
+            continue;
         }
+        let fresh: Vec<u32> = truth
+            .iter()
+            .copied()
+            .filter(|t| profile.binary_search_by_key(t, |p| p.topic).is_err())
+            .collect();
+        users.push((*u, truth.clone(), fresh, sig.scores(*u)));
     }
-    Ok(best.1)
+    let best = |only_new: bool| {
+        let mut best = (f64::NEG_INFINITY, equal);
+        for w in &grid {
+            let total: f64 = users
+                .iter()
+                .map(|(u, truth, fresh, s)| {
+                    let truth = if only_new { fresh } else { truth };
+                    if truth.is_empty() {
+                        return 0.0;
+                    }
+                    recall(&rank(&sig, s, w, *u, cfg.k, only_new), truth)
+                })
+                .sum();
+            if total > best.0 {
+                best = (total, *w);
+            }
+        }
+        best.1
+    };
+    Ok(BlendWeights {
+        all: best(false),
+        new: best(true),
+    })
 }
 
 #[cfg(test)]
