@@ -68,7 +68,7 @@ pub struct TopicVectors {
 impl TopicVectors {
     /// Rows of width `dim`; a zero row (no text) stays zero.
     pub fn new(dim: usize, mut data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || data.len() % dim != 0 {
+        if dim == 0 || !data.len().is_multiple_of(dim) {
             return Err(Error::Param {
                 name: "dim",
                 value: dim.to_string(),
