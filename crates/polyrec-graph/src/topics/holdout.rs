@@ -29,7 +29,7 @@ pub struct TopicReport {
     pub users_all: usize,
     /// Held-out users with at least one later topic new to them.
     pub users_new: usize,
-    /// Training and held-out applications.
+    /// Training applications.
     pub train_applications: usize,
     /// Held-out applications.
     pub test_applications: usize,
