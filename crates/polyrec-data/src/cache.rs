@@ -23,6 +23,7 @@ pub fn cache_key(spec: &DatasetSpec, data_dir: &Path) -> String {
         files.extend(kg.entity_names.iter());
     }
     files.extend(spec.social.iter().map(|s| &s.file));
+    files.extend(spec.tags.iter().map(|t| &t.file));
     for f in files {
         let p = data_dir.join(&f.path);
         h.update(p.to_string_lossy().as_bytes());

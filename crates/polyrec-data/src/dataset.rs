@@ -178,6 +178,71 @@ pub struct KgData {
     pub entity_names: HashMap<u32, String>,
 }
 
+/// A tag log: users attaching free-text tags to items, column by column, with the tags
+/// normalised into a topic vocabulary.
+///
+/// A topic's key is its tag trimmed, lower-cased and with inner whitespace collapsed to one
+/// space (see [`TagLog::normalise`]), so "Dark  Comedy" and "dark comedy" are one topic; its
+/// display form is the first spelling met in the file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TagLog {
+    /// Normalised topic key <-> topic index.
+    pub topics: Vocab,
+    /// Display form per topic (the first spelling in the file).
+    pub display: Vec<String>,
+    /// Dense user index per application.
+    pub user: Vec<u32>,
+    /// Dense item index per application.
+    pub item: Vec<u32>,
+    /// Topic index per application.
+    pub topic: Vec<u32>,
+    /// Seconds per application; the row's position in the file when the spec names no
+    /// timestamp column.
+    pub timestamp: Vec<i64>,
+}
+
+impl TagLog {
+    /// Number of tag applications.
+    pub fn len(&self) -> usize {
+        self.user.len()
+    }
+
+    /// Whether the log has no application.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_empty()
+    }
+
+    /// The topic key of a free-text tag: trimmed, lower-cased, inner whitespace collapsed
+    /// to one space. Empty when the tag is only whitespace.
+    ///
+    /// ```
+    /// assert_eq!(polyrec_data::TagLog::normalise("  Dark\tComedy "), "dark comedy");
+    /// ```
+    pub fn normalise(tag: &str) -> String {
+        tag.split_whitespace()
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The topic index of a tag in any spelling, if the log has it.
+    pub fn topic_of(&self, tag: &str) -> Option<u32> {
+        self.topics.get(&Self::normalise(tag))
+    }
+
+    /// Adds one application, creating the topic at its first spelling.
+    pub(crate) fn push(&mut self, user: u32, item: u32, key: &str, shown: &str, time: i64) {
+        let (t, new) = self.topics.insert(key);
+        if new {
+            self.display.push(shown.trim().to_string());
+        }
+        self.user.push(user);
+        self.item.push(item);
+        self.topic.push(t);
+        self.timestamp.push(time);
+    }
+}
+
 /// A loaded dataset.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataset {
@@ -197,6 +262,8 @@ pub struct Dataset {
     pub kg: Option<KgData>,
     /// User-user edges.
     pub social: Vec<(u32, u32)>,
+    /// The tag log, if the spec has one.
+    pub tags: Option<TagLog>,
     /// Row accounting.
     pub report: LoadReport,
 }
@@ -221,6 +288,9 @@ impl Dataset {
             if let Column::Categorical { vocab, .. } = &mut a.column {
                 vocab.reindex();
             }
+        }
+        if let Some(t) = &mut self.tags {
+            t.topics.reindex();
         }
         if let Some(kg) = &mut self.kg {
             kg.entities.reindex();

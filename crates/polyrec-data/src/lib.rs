@@ -52,8 +52,8 @@ mod vocab;
 
 pub use batch::{Batch, epoch_batches};
 pub use dataset::{
-    Attribute, Column, Dataset, Interactions, ItemLink, Items, KgData, Task, TaskKind, Triple,
-    Users,
+    Attribute, Column, Dataset, Interactions, ItemLink, Items, KgData, TagLog, Task, TaskKind,
+    Triple, Users,
 };
 pub use error::{Error, Result, RowError};
 pub use report::{FileReport, LoadReport};

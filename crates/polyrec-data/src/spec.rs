@@ -50,6 +50,9 @@ pub struct DatasetSpec {
     /// User-user edges (friendships, follows).
     #[serde(default)]
     pub social: Option<SocialSpec>,
+    /// A tag log: users attaching free-text tags (topics) to items.
+    #[serde(default)]
+    pub tags: Option<TagSpec>,
     /// Personal data (e-mail, phone, card, IBAN, ID and IP numbers, URL credentials) masked
     /// in user-side text while loading: the `[users]` text and the `[interactions]` text,
     /// and every value quoted in a rejected row. Default: on, every kind, label masks
@@ -300,6 +303,25 @@ pub struct SocialSpec {
     pub user: String,
     /// Target user column.
     pub friend: String,
+}
+
+/// A tag log: which user attached which free-text tag to which item, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagSpec {
+    /// The file.
+    #[serde(flatten)]
+    pub file: FileSpec,
+    /// User id column; the user must be one the dataset knows.
+    pub user: String,
+    /// Item id column; the item must be one the dataset knows.
+    pub item: String,
+    /// The free-text tag column.
+    pub tag: String,
+    /// Optional timestamp column (seconds). Without it, a row's position in the file is its
+    /// time, so "later" means "further down the file".
+    #[serde(default)]
+    pub timestamp: Option<String>,
 }
 
 impl DatasetSpec {

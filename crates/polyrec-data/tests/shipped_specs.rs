@@ -190,3 +190,19 @@ fn spec_variables_come_from_the_caller_not_the_environment()
     assert_eq!(a.interactions.len(), 100_000);
     Ok(())
 }
+
+#[test]
+fn movielens_latest_small_with_its_tag_log() -> Result<(), Box<dyn std::error::Error>> {
+    // The repository's own copy (examples/data/ml-latest-small), so this runs on any clone.
+    let ds = Dataset::load(spec("ml-latest-small.toml"), None)?;
+    assert_eq!(ds.interactions.len(), 100_836);
+    assert_eq!(ds.users.ids.len(), 610);
+    let tags = ds.tags.as_ref().ok_or("tag log")?;
+    assert_eq!(tags.len(), 3_683);
+    // 1,589 distinct spellings fold into fewer topics once case and spacing are normalised.
+    assert_eq!(tags.topics.len(), 1_475);
+    assert_eq!(tags.topics.len(), tags.display.len());
+    let netflix = tags.topic_of("In Netflix queue").ok_or("a known topic")?;
+    assert_eq!(tags.topic.iter().filter(|&&t| t == netflix).count(), 131);
+    Ok(())
+}

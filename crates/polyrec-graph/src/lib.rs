@@ -14,6 +14,10 @@
 //! - [`ReasonPath`]: paths from a user's liked items to a candidate, ranked by length, then
 //!   entity rarity, then rating, and rendered as a sentence.
 //!
+//! - [`topics`]: topic recommendation from a tag log: the folksonomy graph and FolkRank,
+//!   topic reuse, co-occurrence, popularity and text similarity blended, with a temporal
+//!   hold-out.
+//!
 //! ```
 //! use polyrec_data::{Dataset, DatasetSpec};
 //! use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
@@ -52,6 +56,7 @@ mod reasons;
 mod related;
 mod sampling;
 pub mod social;
+pub mod topics;
 
 pub use error::{Error, Result};
 pub use graph::{GraphStats, KnowledgeGraph, Node, RelationId};

@@ -13,8 +13,10 @@
 //! | [`eval`] | `polyrec-eval` | metrics per scenario x task, intervals and reports |
 //!
 //! [`social`] suggests friends (the social scenario) with reasons, from the friendship
-//! graph, behaviour and profile texts through the language model; one [`Request`] can ask
-//! for several [`ResultType`]s (items and friends) and gets them in one [`Response`].
+//! graph, behaviour and profile texts through the language model. [`topics`] suggests
+//! topics (tags) a user is likely to use next, from a tag log and the topics' texts. One
+//! [`Request`] can ask for several [`ResultType`]s (items, friends, topics) and gets them in
+//! one [`Response`].
 //!
 //! The flow: user input → language-model understanding → knowledge-graph fusion → ranking
 //! model → personalised results with reasons.
@@ -63,6 +65,7 @@ pub mod retrieval;
 pub mod serve;
 pub mod setup;
 pub mod social;
+pub mod topics;
 pub mod web;
 pub use pipeline::{Pipeline, Trained};
 pub use recommend::{

@@ -8,6 +8,7 @@
 //! | [`labels`] | task labels and scenarios derived from raw values |
 //! | [`kg`] | knowledge-graph triples, item-entity links and entity names |
 //! | [`social`] | user-user edges |
+//! | [`tags`] | the tag log: users' free-text tags on items, normalised into topics |
 //! | [`rejects`] | rejected rows under the spec's policy, and the reject file |
 //! | [`paths`] | the containment rule and the reject file checked against the inputs |
 //!
@@ -22,6 +23,7 @@ mod labels;
 mod paths;
 mod rejects;
 mod social;
+mod tags;
 
 use std::path::{Path, PathBuf};
 
@@ -167,7 +169,7 @@ impl<'a> Loader<'a> {
         self.report.add_redactions(&counts);
     }
 
-    /// Loads users, items, interactions, the knowledge graph and social edges in that order
+    /// Loads users, items, interactions, the knowledge graph, social edges and tags in that order
     /// (the order fixes class and scenario numbering), then settles the rejected rows.
     fn run(mut self) -> Result<Dataset> {
         let spec = self.spec;
@@ -187,6 +189,10 @@ impl<'a> Loader<'a> {
         let social = match &spec.social {
             Some(s) => self.load_social(s, &log.user_ids)?,
             None => Vec::new(),
+        };
+        let tags = match &spec.tags {
+            Some(t) => Some(self.load_tags(t, &log.user_ids, &log.item_ids)?),
+            None => None,
         };
         self.report.reject_file = self.rejects.finish(spec)?;
         let rejected_masked = self.rejects.redactions;
@@ -211,6 +217,7 @@ impl<'a> Loader<'a> {
             tasks,
             kg,
             social,
+            tags,
             report: self.report,
         })
     }
