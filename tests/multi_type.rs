@@ -145,3 +145,63 @@ fn one_request_gives_items_and_friends_with_reasons() -> Res<()> {
     assert_eq!(parsed.types, vec![ResultType::Friends]);
     Ok(())
 }
+
+/// MovieLens latest-small (ratings and a tag log, shipped in `examples/data`): items and
+/// topics in one request; a dataset without friendships cannot load a friend model.
+#[test]
+fn one_request_gives_items_and_topics() -> Res<()> {
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-latest-small.toml");
+    let dir = tempfile::tempdir()?;
+    let mut pipeline = Pipeline::new(spec);
+    pipeline.run.train.epochs = 1;
+    pipeline.device = polyrec::rank::DeviceRequest::Cpu;
+    pipeline.run(dir.path(), &mut SilentObserver)?;
+
+    let e = Recommender::load(
+        dir.path(),
+        &LoadOptions {
+            social: Some(SocialOptions::default()),
+            ..Default::default()
+        },
+    )
+    .expect_err("a friend model without friendships");
+    assert!(e.to_string().contains("[social]"), "{e}");
+
+    let rec = Recommender::load(
+        dir.path(),
+        &LoadOptions {
+            topics: Some(polyrec::topics::TopicOptions::default()),
+            ..Default::default()
+        },
+    )?;
+    let resp = rec.recommend(&Request {
+        user: Some("474".into()),
+        k: Some(10),
+        types: vec![ResultType::Items, ResultType::Topics],
+        ..Default::default()
+    })?;
+    assert_eq!(resp.items.len(), 10);
+    assert!(resp.friends.is_none());
+    let topics = resp.topics.as_ref().ok_or("no topics in the response")?;
+    assert_eq!(topics.len(), 10);
+    let ds = rec.dataset();
+    let log = ds.tags.as_ref().ok_or("tag log")?;
+    let names: HashSet<&str> = topics.iter().map(|t| t.topic.as_str()).collect();
+    assert_eq!(names.len(), 10, "distinct topics");
+    for t in topics {
+        assert!(log.topic_of(&t.topic).is_some(), "{} is not a topic", t.topic);
+        assert!(!t.reasons.is_empty(), "{} without reasons", t.topic);
+    }
+    assert!(topics.windows(2).all(|w| w[0].score >= w[1].score));
+    assert!(resp.to_string().contains("topics:"));
+    // Friends were not loaded: asking for them names `types`.
+    let e = rec
+        .recommend(&Request {
+            user: Some("474".into()),
+            types: vec![ResultType::Friends],
+            ..Default::default()
+        })
+        .expect_err("friends without a friend model");
+    assert_eq!(field_of(&e), Some("types"), "{e}");
+    Ok(())
+}

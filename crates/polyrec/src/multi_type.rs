@@ -1,9 +1,10 @@
-//! Several result types in one request: items from the multi-task model, and people to
-//! befriend from the friend model ([`crate::social`]), each `k` long, each with its
-//! reasons.
+//! Several result types in one request: items from the multi-task model, people to
+//! befriend from the friend model ([`crate::social`]) and topics to use next from the topic
+//! model ([`crate::topics`]), each `k` long, each with its reasons.
 
 use crate::recommend::{Error, Recommender, Request, ResultType};
 use crate::social::FriendRecommendation;
+use crate::topics::TopicRecommendation;
 
 fn bad(field: &'static str, message: impl Into<String>) -> Error {
     Error::Request {
@@ -45,5 +46,27 @@ impl Recommender {
             ));
         };
         social.recommend_friends(user, req.k.unwrap_or(10))
+    }
+
+    /// The topic suggestions of a request: a known user, and a loaded topic model.
+    pub(crate) fn topics_for(&self, req: &Request) -> Result<Vec<TopicRecommendation>, Error> {
+        let Some(topics) = &self.topics else {
+            return Err(bad(
+                "types",
+                format!(
+                    "`topics`: this recommender has no topic model (load it with \
+                     LoadOptions::topics, `--types topics` on the command line; dataset `{}` \
+                     needs a [tags] table)",
+                    self.dataset().name
+                ),
+            ));
+        };
+        let Some(user) = &req.user else {
+            return Err(bad(
+                "types",
+                "`topics` are suggested to a known `user`, not to a profile",
+            ));
+        };
+        topics.recommend_topics(user, req.k.unwrap_or(10))
     }
 }

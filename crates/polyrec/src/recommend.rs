@@ -43,6 +43,7 @@ use rayon::prelude::*;
 
 use crate::lru::Lru;
 use crate::social::{FriendRecommendation, SocialOptions, SocialRecommender};
+use crate::topics::{TopicOptions, TopicRecommendation, TopicRecommender};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
@@ -136,9 +137,10 @@ pub struct Request {
     /// is to pick the item and to like it).
     pub retrieval_weight: Option<f64>,
     /// What to recommend (default: items only). Several types come back in one
-    /// [`Response`], `k` of each: `["items", "friends"]` asks for items and people to
-    /// follow; friends need a known `user` and a recommender loaded with a friend model
-    /// ([`LoadOptions::social`]).
+    /// [`Response`], `k` of each: `["items", "friends", "topics"]` asks for items, people
+    /// to follow and topics (tags) to use next. Friends and topics need a known `user` and a
+    /// recommender loaded with their model ([`LoadOptions::social`],
+    /// [`LoadOptions::topics`]).
     pub types: Vec<ResultType>,
 }
 
@@ -151,17 +153,21 @@ pub enum ResultType {
     /// People to befriend or follow, from the friendship graph, behaviour and profile
     /// texts ([`crate::social`]).
     Friends,
+    /// Topics (tags) the user is likely to use or follow next, from the tag log and the
+    /// topics' texts ([`crate::topics`]).
+    Topics,
 }
 
 impl ResultType {
     /// Every type, in the order a response lists them.
-    pub const ALL: [ResultType; 2] = [ResultType::Items, ResultType::Friends];
+    pub const ALL: [ResultType; 3] = [ResultType::Items, ResultType::Friends, ResultType::Topics];
 
     /// The name used in requests (`items`, `friends`).
     pub fn name(self) -> &'static str {
         match self {
             ResultType::Items => "items",
             ResultType::Friends => "friends",
+            ResultType::Topics => "topics",
         }
     }
 }
@@ -224,6 +230,9 @@ pub struct Response {
     /// People to befriend, best first, when the request asked for `friends`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub friends: Option<Vec<FriendRecommendation>>,
+    /// Topics to use or follow next, best first, when the request asked for `topics`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<TopicRecommendation>>,
 }
 
 /// The plain-text form: a header line, then one line per item with its task scores and
@@ -267,6 +276,15 @@ impl std::fmt::Display for Response {
                 }
             }
         }
+        if let Some(topics) = &self.topics {
+            writeln!(f, "{} topics:", topics.len())?;
+            for (n, t) in topics.iter().enumerate() {
+                writeln!(f, "{:>3}. {}  score {:.3}", n + 1, t.topic, t.score)?;
+                for r in &t.reasons {
+                    writeln!(f, "       {r}")?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -306,6 +324,9 @@ pub struct LoadOptions {
     /// Train a friend model on the dataset's `[social]` table at load time, so that
     /// requests can ask for `friends` ([`Recommender::set_social`]).
     pub social: Option<SocialOptions>,
+    /// Fit a topic model on the dataset's `[tags]` log at load time, so that requests can
+    /// ask for `topics` ([`Recommender::set_topics`]).
+    pub topics: Option<TopicOptions>,
 }
 
 struct Added {
@@ -344,6 +365,8 @@ pub struct Recommender {
     retrieval: Option<crate::retrieval::Candidates>,
     /// The friend model, when loaded (shared by the replicas of a service).
     pub(crate) social: Option<Arc<SocialRecommender>>,
+    /// The topic model, when loaded (shared by the replicas of a service).
+    pub(crate) topics: Option<Arc<TopicRecommender>>,
     /// Per (user, scenario): the model's predictions for the whole catalog.
     score_cache: SharedLru<Arc<Vec<f32>>>,
     /// Per (user, item): graph reasons.
@@ -465,6 +488,10 @@ impl Recommender {
             let social = SocialRecommender::fit(rec.ds.clone(), o, &mut |_, _| {})?;
             rec.set_social(Arc::new(social))?;
         }
+        if let Some(o) = &options.topics {
+            let topics = TopicRecommender::fit(rec.ds.clone(), o, &mut |_| {})?;
+            rec.set_topics(Arc::new(topics))?;
+        }
         Ok(rec)
     }
 
@@ -483,6 +510,24 @@ impl Recommender {
             )));
         }
         self.social = Some(social);
+        Ok(())
+    }
+
+    /// Uses a topic model (fitted on this recommender's dataset) for requests that ask for
+    /// `topics`.
+    pub fn set_topics(&mut self, topics: Arc<TopicRecommender>) -> Result<(), Error> {
+        let d = topics.dataset();
+        if d.name != self.ds.name || d.users.ids.names() != self.ds.users.ids.names() {
+            return Err(Error::Load(format!(
+                "the topic model was fitted on dataset `{}` with {} users, this recommender \
+                 serves `{}` with {} users",
+                d.name,
+                d.users.ids.len(),
+                self.ds.name,
+                self.ds.users.ids.len()
+            )));
+        }
+        self.topics = Some(topics);
         Ok(())
     }
 
@@ -561,6 +606,7 @@ impl Recommender {
             candidate_limit: 5000,
             retrieval: None,
             social: None,
+            topics: None,
             score_cache: Arc::new(Mutex::new(Lru::new(score_capacity))),
             reason_cache: Arc::new(Mutex::new(Lru::new(REASON_CACHE_ENTRIES))),
             ds,
@@ -684,6 +730,7 @@ impl Recommender {
             match t {
                 ResultType::Items => {}
                 ResultType::Friends => resp.friends = Some(self.friends_for(req)?),
+                ResultType::Topics => resp.topics = Some(self.topics_for(req)?),
             }
         }
         Ok(resp)
@@ -717,6 +764,7 @@ impl Recommender {
                 .unwrap_or_default(),
             items: Vec::new(),
             friends: None,
+            topics: None,
         })
     }
 
@@ -1047,6 +1095,7 @@ impl Recommender {
                 .unwrap_or_default(),
             items,
             friends: None,
+            topics: None,
         })
     }
 
@@ -1198,6 +1247,9 @@ impl Recommender {
         self.reason_cache = Arc::clone(&other.reason_cache);
         if self.social.is_none() {
             self.social = other.social.clone();
+        }
+        if self.topics.is_none() {
+            self.topics = other.topics.clone();
         }
     }
 

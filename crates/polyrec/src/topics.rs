@@ -33,7 +33,7 @@ use polyrec_graph::topics::{
     SIGNALS, Signal, TagHistory, TopicConfig, TopicModel, TopicReport, TopicSuggestion,
     TopicVectors, evaluate,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::pipeline::load_encoder;
 use crate::recommend::{Error, MAX_K};
@@ -66,7 +66,7 @@ impl Default for TopicOptions {
 }
 
 /// One recommended topic.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicRecommendation {
     /// The topic as first spelled in the tag log.
     pub topic: String,

@@ -8,13 +8,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use polyrec::rank::retrieval::hnsw::HnswOptions;
 use polyrec::social::SocialOptions;
+use polyrec::topics::TopicOptions;
 use polyrec::{LoadOptions, Recommender, Request, ResultType};
 
 const EXAMPLE: &str = "Examples:
   polyrec recommend --model runs/ml100k --user 196 --scenario 'age 35+' -k 10
   polyrec recommend --model runs/ml100k --user 196 --query 'a light comedy for a rainy evening'
   polyrec recommend --model runs/ml100k --profile 'I love old horror films' --weight like=0.7 --weight rating=0.3 --json
-  polyrec recommend --model runs/lastfm --user 2 --types items,friends --count-task plays --verb play";
+  polyrec recommend --model runs/lastfm --user 2 --types items,friends --count-task plays --verb play
+  polyrec recommend --model runs/ml-latest --user 474 --types items,topics";
 
 /// Where a trained model's dataset and language model come from (`recommend`, `serve`).
 #[derive(Debug, clap::Args)]
@@ -40,8 +42,9 @@ pub struct LoadArgs {
     /// candidates (at most that many learned candidates per request) instead of exactly.
     #[arg(long, value_name = "EF_SEARCH", requires = "retrieval")]
     hnsw: Option<usize>,
-    /// The result types to give, comma-separated: items, friends. Friends train a friend
-    /// model on the dataset's [social] table at load (`polyrec social` evaluates it).
+    /// The result types to give, comma-separated: items, friends, topics. Friends train a
+    /// friend model on the dataset's [social] table at load (`polyrec social` evaluates
+    /// it); topics fit a topic model on its [tags] log.
     #[arg(long, value_delimiter = ',', default_value = "items")]
     pub types: Vec<ResultType>,
     /// For friends: the task whose labels weight an interaction in the behaviour
@@ -73,6 +76,13 @@ impl LoadArgs {
                     count_task: self.count_task.clone(),
                     text_model: self.text_model.clone(),
                     verb: self.verb.clone(),
+                    ..Default::default()
+                }),
+            topics: self
+                .types
+                .contains(&ResultType::Topics)
+                .then(|| TopicOptions {
+                    text_model: self.text_model.clone(),
                     ..Default::default()
                 }),
         }
