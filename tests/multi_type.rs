@@ -189,7 +189,11 @@ fn one_request_gives_items_and_topics() -> Res<()> {
     let names: HashSet<&str> = topics.iter().map(|t| t.topic.as_str()).collect();
     assert_eq!(names.len(), 10, "distinct topics");
     for t in topics {
-        assert!(log.topic_of(&t.topic).is_some(), "{} is not a topic", t.topic);
+        assert!(
+            log.topic_of(&t.topic).is_some(),
+            "{} is not a topic",
+            t.topic
+        );
         assert!(!t.reasons.is_empty(), "{} without reasons", t.topic);
     }
     assert!(topics.windows(2).all(|w| w[0].score >= w[1].score));
