@@ -7,7 +7,7 @@
 use crate::social::{Behaviour, ProfileVectors, SocialNetwork};
 
 /// Number of features per pair.
-pub const N_FEATURES: usize = 11;
+pub const N_FEATURES: usize = 12;
 
 /// Feature names, in vector order.
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -22,6 +22,7 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "shared_items",
     "item_jaccard",
     "profile_cosine",
+    "paths3",
 ];
 
 /// One pair's features, in [`FEATURE_NAMES`] order.
@@ -79,6 +80,20 @@ impl FeatureSources<'_> {
             None => (0.0, 0.0, 0.0),
         };
         let text = self.profiles.map_or(0.0, |p| p.cosine(a, b));
+        // Paths of length 3 (a - x - y - b), each weighted 1 / sqrt(d(x) d(y)) (the L3
+        // score of Kovacs et al., 2019): friends of a who are friends of b's friends.
+        let mut paths3 = 0.0f64;
+        for &x in net.friends(a) {
+            if x == b {
+                continue;
+            }
+            let dx = net.degree(x) as f64;
+            for &y in net.friends(x) {
+                if y != a && y != b && net.are_friends(y, b) {
+                    paths3 += 1.0 / (dx * net.degree(y) as f64).sqrt();
+                }
+            }
+        }
         [
             (common.len() as f32).ln_1p(),
             aa as f32,
@@ -91,6 +106,38 @@ impl FeatureSources<'_> {
             shared.ln_1p(),
             item_jaccard,
             text,
+            (paths3 as f32).ln_1p(),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_of_length_three_are_counted_weighted_and_symmetric() -> crate::Result<()> {
+        // 0 - 1 - 2 - 3, and 0 - 4 - 2: from 0 to 3 the paths 0-1-2-3 and 0-4-2-3.
+        let net = SocialNetwork::new(5, &[(0, 1), (1, 2), (2, 3), (0, 4), (4, 2)])?;
+        let s = FeatureSources {
+            network: &net,
+            behaviour: None,
+            profiles: None,
+            restart: 0.2,
+            iterations: 20,
+        };
+        let at = FEATURE_NAMES
+            .iter()
+            .position(|n| *n == "paths3")
+            .expect("paths3");
+        // d(1) = d(4) = 2, d(2) = 3: two paths of weight 1 / sqrt(2 * 3).
+        let want = (2.0 / 6f64.sqrt()).ln_1p() as f32;
+        let a = s.pair(0, 3, &s.pagerank(0))[at];
+        let b = s.pair(3, 0, &s.pagerank(3))[at];
+        assert!((a - want).abs() < 1e-6, "{a} vs {want}");
+        assert!((a - b).abs() < 1e-6);
+        // Friends of friends without a third hop: no path of length 3 from 1 to 4.
+        assert_eq!(s.pair(1, 4, &s.pagerank(1))[at], 0.0);
+        Ok(())
     }
 }
