@@ -25,48 +25,59 @@ pub(crate) fn requested(req: &Request) -> Result<Vec<ResultType>, Error> {
         .collect())
 }
 
+/// The known user a side result type (`kind`: friends, topics) is for, with its model
+/// (`None`: not loaded; `spec_table` names what the dataset needs for it).
+fn user_and_model<'a, M>(
+    req: &'a Request,
+    model: Option<&'a M>,
+    kind: &str,
+    option: &str,
+    spec_table: &str,
+    dataset: &str,
+) -> Result<(&'a str, &'a M), Error> {
+    let Some(model) = model else {
+        return Err(bad(
+            "types",
+            format!(
+                "`{kind}`: this recommender has no {kind} model (load it with \
+                 LoadOptions::{option}, `--types {kind}` on the command line; dataset \
+                 `{dataset}` needs a {spec_table} table)"
+            ),
+        ));
+    };
+    let Some(user) = &req.user else {
+        return Err(bad(
+            "types",
+            format!("`{kind}` are suggested to a known `user`, not to a profile"),
+        ));
+    };
+    Ok((user, model))
+}
+
 impl Recommender {
     /// The friend suggestions of a request: a known user, and a loaded friend model.
     pub(crate) fn friends_for(&self, req: &Request) -> Result<Vec<FriendRecommendation>, Error> {
-        let Some(social) = &self.social else {
-            return Err(bad(
-                "types",
-                format!(
-                    "`friends`: this recommender has no friend model (load it with \
-                     LoadOptions::social, `--types friends` on the command line; dataset `{}` \
-                     needs a [social] table)",
-                    self.dataset().name
-                ),
-            ));
-        };
-        let Some(user) = &req.user else {
-            return Err(bad(
-                "types",
-                "`friends` are suggested to a known `user`, not to a profile",
-            ));
-        };
+        let (user, social) = user_and_model(
+            req,
+            self.social.as_deref(),
+            "friends",
+            "social",
+            "[social]",
+            &self.dataset().name,
+        )?;
         social.recommend_friends(user, req.k.unwrap_or(10))
     }
 
     /// The topic suggestions of a request: a known user, and a loaded topic model.
     pub(crate) fn topics_for(&self, req: &Request) -> Result<Vec<TopicRecommendation>, Error> {
-        let Some(topics) = &self.topics else {
-            return Err(bad(
-                "types",
-                format!(
-                    "`topics`: this recommender has no topic model (load it with \
-                     LoadOptions::topics, `--types topics` on the command line; dataset `{}` \
-                     needs a [tags] table)",
-                    self.dataset().name
-                ),
-            ));
-        };
-        let Some(user) = &req.user else {
-            return Err(bad(
-                "types",
-                "`topics` are suggested to a known `user`, not to a profile",
-            ));
-        };
+        let (user, topics) = user_and_model(
+            req,
+            self.topics.as_deref(),
+            "topics",
+            "topics",
+            "[tags]",
+            &self.dataset().name,
+        )?;
         topics.recommend_topics(user, req.k.unwrap_or(10))
     }
 }

@@ -498,17 +498,7 @@ impl Recommender {
     /// Uses a friend model (trained on this recommender's dataset) for requests that ask
     /// for `friends`.
     pub fn set_social(&mut self, social: Arc<SocialRecommender>) -> Result<(), Error> {
-        let d = social.dataset();
-        if d.name != self.ds.name || d.users.ids.names() != self.ds.users.ids.names() {
-            return Err(Error::Load(format!(
-                "the friend model was trained on dataset `{}` with {} users, this recommender \
-                 serves `{}` with {} users",
-                d.name,
-                d.users.ids.len(),
-                self.ds.name,
-                self.ds.users.ids.len()
-            )));
-        }
+        self.check_same_users("friend", social.dataset())?;
         self.social = Some(social);
         Ok(())
     }
@@ -516,10 +506,17 @@ impl Recommender {
     /// Uses a topic model (fitted on this recommender's dataset) for requests that ask for
     /// `topics`.
     pub fn set_topics(&mut self, topics: Arc<TopicRecommender>) -> Result<(), Error> {
-        let d = topics.dataset();
+        self.check_same_users("topic", topics.dataset())?;
+        self.topics = Some(topics);
+        Ok(())
+    }
+
+    /// A side model (friends, topics) answers for users by raw id: it must come from this
+    /// recommender's dataset.
+    fn check_same_users(&self, model: &str, d: &Dataset) -> Result<(), Error> {
         if d.name != self.ds.name || d.users.ids.names() != self.ds.users.ids.names() {
             return Err(Error::Load(format!(
-                "the topic model was fitted on dataset `{}` with {} users, this recommender \
+                "the {model} model was built on dataset `{}` with {} users, this recommender \
                  serves `{}` with {} users",
                 d.name,
                 d.users.ids.len(),
@@ -527,7 +524,6 @@ impl Recommender {
                 self.ds.users.ids.len()
             )));
         }
-        self.topics = Some(topics);
         Ok(())
     }
 
