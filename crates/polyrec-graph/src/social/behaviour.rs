@@ -259,6 +259,19 @@ impl ProfileVectors {
         self.len() == 0
     }
 
+    /// The width of a row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Row `i` (unit length, or zero for a row without text); empty past the end.
+    pub fn row(&self, i: u32) -> &[f32] {
+        let i = i as usize;
+        self.data
+            .get(i * self.dim..(i + 1) * self.dim)
+            .unwrap_or_default()
+    }
+
     /// Cosine of two rows (0 when either is missing).
     pub fn cosine(&self, a: u32, b: u32) -> f32 {
         let (a, b) = (a as usize, b as usize);

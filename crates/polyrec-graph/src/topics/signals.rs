@@ -58,52 +58,9 @@ impl Signal {
 pub type SignalScores = [Vec<f32>; N_SIGNALS];
 
 /// Topic text embeddings as plain rows (one per topic of the vocabulary), stored unit
-/// length; whoever owns the language model computes them (`polyrec::topics`).
-#[derive(Debug, Clone)]
-pub struct TopicVectors {
-    dim: usize,
-    data: Vec<f32>,
-}
-
-impl TopicVectors {
-    /// Rows of width `dim`; a zero row (no text) stays zero.
-    pub fn new(dim: usize, mut data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || !data.len().is_multiple_of(dim) {
-            return Err(Error::Param {
-                name: "dim",
-                value: dim.to_string(),
-                reason: "the rows' length must be a nonzero multiple of it",
-            });
-        }
-        for row in data.chunks_mut(dim) {
-            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if n > 0.0 {
-                row.iter_mut().for_each(|x| *x /= n);
-            }
-        }
-        Ok(Self { dim, data })
-    }
-
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.data.len() / self.dim
-    }
-
-    /// Whether there is no row.
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    /// Row `t` (unit length or zero).
-    pub fn row(&self, t: u32) -> &[f32] {
-        &self.data[t as usize * self.dim..(t as usize + 1) * self.dim]
-    }
-
-    /// Cosine of two rows.
-    pub fn cosine(&self, a: u32, b: u32) -> f32 {
-        dot(self.row(a), self.row(b))
-    }
-}
+/// length; whoever owns the language model computes them (`polyrec::topics`). The same
+/// unit-row type as the users' profile vectors of the social scenario.
+pub type TopicVectors = crate::social::ProfileVectors;
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -253,7 +210,7 @@ impl TopicSignals {
         }
         s[4].clone_from(&self.user_count);
         if let (Some(text), false) = (&self.text, profile.is_empty()) {
-            let mut centre = vec![0.0f32; text.dim];
+            let mut centre = vec![0.0f32; text.dim()];
             for p in profile {
                 for (c, x) in centre.iter_mut().zip(text.row(p.topic)) {
                     *c += weight(p) * x;
