@@ -1237,7 +1237,8 @@ impl Recommender {
     }
 
     /// Makes this recommender use `other`'s caches (replicas of one model in a service
-    /// share what any of them computed).
+    /// share what any of them computed), and its friend model, topic model and HNSW graph
+    /// where this one was loaded without them.
     pub fn share_caches(&mut self, other: &Recommender) {
         self.score_cache = Arc::clone(&other.score_cache);
         self.reason_cache = Arc::clone(&other.reason_cache);
@@ -1246,6 +1247,9 @@ impl Recommender {
         }
         if self.topics.is_none() {
             self.topics = other.topics.clone();
+        }
+        if let (Some(mine), Some(theirs)) = (&mut self.retrieval, &other.retrieval) {
+            mine.share_hnsw(theirs);
         }
     }
 

@@ -147,8 +147,9 @@ pub struct Candidates {
     row_of_item: Vec<Option<usize>>,
     /// The directory, for messages.
     dir: PathBuf,
-    /// Approximate search over `items`, when asked for ([`Candidates::use_hnsw`]).
-    hnsw: Option<HnswIndex>,
+    /// Approximate search over `items`, when asked for ([`Candidates::use_hnsw`]); shared
+    /// by the replicas of a service.
+    hnsw: Option<std::sync::Arc<HnswIndex>>,
 }
 
 impl Candidates {
@@ -206,8 +207,16 @@ impl Candidates {
     /// outgrow exact search): [`Candidates::for_user`] then returns at most
     /// `options.ef_search` items, the ones the graph finds.
     pub fn use_hnsw(&mut self, options: HnswOptions) -> Result<(), Error> {
-        self.hnsw = Some(HnswIndex::build(&self.items, options)?);
+        self.hnsw = Some(std::sync::Arc::new(HnswIndex::build(&self.items, options)?));
         Ok(())
+    }
+
+    /// Uses `other`'s HNSW graph when this one has none and both read the same model
+    /// directory (the replicas of a service build it once).
+    pub(crate) fn share_hnsw(&mut self, other: &Candidates) {
+        if self.hnsw.is_none() && self.dir == other.dir && self.items.len() == other.items.len() {
+            self.hnsw = other.hnsw.clone();
+        }
     }
 
     /// The model directory.

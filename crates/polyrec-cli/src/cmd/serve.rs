@@ -46,10 +46,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<ExitCode> {
     // Parallelism comes from the replicas; each runs libtorch on one thread.
     polyrec::encode::tch::set_num_threads(1);
     let options = a.sources.options();
-    // The friend and topic models are fitted once; the other replicas share it (`Service::new`).
+    // The friend and topic models and the HNSW graph are built once; the other replicas share them (`Service::new`).
     let rest = polyrec::LoadOptions {
         social: None,
         topics: None,
+        hnsw: None,
         ..options.clone()
     };
     let replicas = (0..a.replicas)
