@@ -229,6 +229,7 @@ def recbole_side(case):
 
 def run(case, polyrec_bin, recbole_python):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.dont_write_bytecode = True  # no benches/__pycache__ in the work tree
     import sxs
 
     here = os.path.abspath(__file__)
