@@ -1,16 +1,24 @@
-//! AUC and LogLoss of a large predictions file (columns label,score), timed apart from
-//! reading it (used by `benches/metrics_vs_sklearn.sh`).
+//! AUC or LogLoss of a large predictions file (columns label,score), timed apart from
+//! reading it (the polyrec side of `benches/metrics_vs_numpy_sklearn.sh`). One untimed
+//! pass warms caches and the thread pool; the second pass is timed. Threads: rayon's
+//! default (one per core) or `RAYON_NUM_THREADS`.
 //!
-//! `cargo run --release --example metrics_throughput -- rows.csv`
+//! `cargo run --release --example metrics_throughput -- rows.csv auc|logloss`
 
 use std::time::Instant;
 
 use polyrec::eval::pointwise::{auc, logloss};
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args()
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: metrics_throughput FILE.csv"))?;
+    let mut args = std::env::args().skip(1);
+    let usage = || anyhow::anyhow!("usage: metrics_throughput FILE.csv auc|logloss");
+    let path = args.next().ok_or_else(usage)?;
+    let metric = args.next().ok_or_else(usage)?;
+    let f: fn(&[f64], &[f64]) -> Option<f64> = match metric.as_str() {
+        "auc" => auc,
+        "logloss" => logloss,
+        _ => return Err(usage()),
+    };
     let text = std::fs::read_to_string(&path)?;
     let (mut labels, mut scores) = (Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate().skip(1) {
@@ -20,17 +28,20 @@ fn main() -> anyhow::Result<()> {
         labels.push(l.parse::<f64>()?);
         scores.push(s.parse::<f64>()?);
     }
+    let warm = f(&labels, &scores);
     let start = Instant::now();
-    let a = auc(&labels, &scores);
-    let t_auc = start.elapsed().as_secs_f64();
-    let start = Instant::now();
-    let l = logloss(&labels, &scores);
-    let t_ll = start.elapsed().as_secs_f64();
+    let value = f(&labels, &scores);
+    let secs = start.elapsed().as_secs_f64();
+    anyhow::ensure!(warm == value, "two passes disagree: {warm:?} vs {value:?}");
+    let threads = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     println!(
-        "rows={} auc={:.12} logloss={:.12} auc_s={t_auc:.4} logloss_s={t_ll:.4}",
+        "rows={} threads={threads} value={:.12} seconds={secs:.6}",
         labels.len(),
-        a.unwrap_or(f64::NAN),
-        l.unwrap_or(f64::NAN)
+        value.unwrap_or(f64::NAN)
     );
     Ok(())
 }

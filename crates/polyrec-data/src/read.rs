@@ -346,28 +346,44 @@ fn parse_csv(bytes: &[u8], path: &Path) -> Result<RawTable> {
                 continue 'restart;
             }
             let line = line.max(1);
-            if let Some(fields) = csv_fields(&mut t, path, line, &rec) {
-                if first {
-                    t.header = fields.iter().map(|s| s.trim().to_string()).collect();
-                    first = false;
-                } else if fields.len() != t.header.len() {
-                    let w = t.header.len();
-                    let raw = fields.join(",");
-                    t.errors.push(RowError::new(
-                        path,
-                        line,
-                        "",
-                        raw,
-                        format!("expected {w} columns, found {}", fields.len()),
-                    ));
-                } else if let Err(e) = t.push_row(line, fields.into_iter()) {
-                    t.errors.push(e);
-                    break 'restart;
-                }
+            if let Some(fields) = csv_fields(&mut t, path, line, &rec)
+                && !accept_record(&mut t, path, &mut first, line, fields)
+            {
+                break 'restart;
             }
         }
     }
     Ok(t)
+}
+
+/// Takes one CSV record's fields: the first is the header, a row of another width is
+/// rejected, the rest are pushed. `false` when reading must stop (a bound was reached).
+fn accept_record(
+    t: &mut RawTable,
+    path: &Path,
+    first: &mut bool,
+    line: usize,
+    fields: Vec<&str>,
+) -> bool {
+    if *first {
+        t.header = fields.iter().map(|s| s.trim().to_string()).collect();
+        *first = false;
+    } else if fields.len() != t.header.len() {
+        let w = t.header.len();
+        let raw = fields.join(",");
+        let found = fields.len();
+        t.errors.push(RowError::new(
+            path,
+            line,
+            "",
+            raw,
+            format!("expected {w} columns, found {found}"),
+        ));
+    } else if let Err(e) = t.push_row(line, fields.into_iter()) {
+        t.errors.push(e);
+        return false;
+    }
+    true
 }
 
 /// For a record that spans lines: the offset of its first newline when it is an unbalanced
