@@ -4,44 +4,105 @@
 /// Area under the ROC curve; tied scores count one half (as scikit-learn's
 /// `roc_auc_score`). O(n log n). `None` for empty input or a single class.
 pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
+    use rayon::prelude::*;
     let n = labels.len().min(scores.len());
-    // Positives and negatives apart, as order-preserving integer keys; each side is radix
-    // sorted (the two sides in parallel), then one merge counts, for every positive, the
-    // negatives below it and half of those tied with it. Integer counts: exact.
-    let (mut pos, mut neg) = (Vec::new(), Vec::with_capacity(n));
-    for (&y, &s) in labels[..n].iter().zip(&scores[..n]) {
-        if y > 0.5 {
-            pos.push(order_key(s));
-        } else {
-            neg.push(order_key(s));
-        }
-    }
-    if pos.is_empty() || neg.is_empty() {
+    let (labels, scores) = (&labels[..n], &scores[..n]);
+    // Scores become order-preserving integer keys. One pass finds their range; the keys
+    // are then bucketed by their top `AUC_BUCKET_BITS` bits within that range (a counting
+    // sort per chunk of rows, the chunks in parallel), so a bucket's rows all rank above
+    // the previous bucket's. Each bucket is gathered, sorted by (rest of the key, label)
+    // and scanned; the buckets in parallel. Integer counts throughout: exact, and the same
+    // for every number of threads.
+    let (lo, hi) = scores
+        .par_chunks(AUC_CHUNK)
+        .map(|c| {
+            c.iter().fold((u64::MAX, 0u64), |(lo, hi), &s| {
+                let k = order_key(s);
+                (lo.min(k), hi.max(k))
+            })
+        })
+        .reduce(|| (u64::MAX, 0), |a, b| (a.0.min(b.0), a.1.max(b.1)));
+    if lo > hi {
         return None;
     }
-    rayon::join(|| radix_sort(&mut pos), || radix_sort(&mut neg));
-    let (mut below, mut j) = (0u64, 0usize);
-    let mut twice_wins = 0u128; // 2 x (pairs in order) + (tied pairs)
-    let mut i = 0;
-    while i < pos.len() {
-        let k = pos[i];
-        let mut run = 1u64;
-        while i + (run as usize) < pos.len() && pos[i + run as usize] == k {
-            run += 1;
-        }
-        while j < neg.len() && neg[j] < k {
-            j += 1;
-            below += 1;
-        }
-        let mut tied = 0u64;
-        while j + (tied as usize) < neg.len() && neg[j + tied as usize] == k {
-            tied += 1;
-        }
-        twice_wins += u128::from(run) * u128::from(2 * below + tied);
-        i += run as usize;
+    // About 128 rows per bucket, at most 2^16 buckets.
+    let bits = n.ilog2().saturating_sub(7).clamp(1, AUC_MAX_BUCKET_BITS);
+    let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(bits);
+    let buckets = 1usize << bits;
+    // The key's bits below the bucket, then the label as the lowest bit: within a bucket,
+    // sorting these puts equal scores together, negatives first.
+    let low = if shift == 0 { 0 } else { (1u64 << shift) - 1 };
+    let chunks: Vec<(Vec<u32>, Vec<u64>)> = labels
+        .par_chunks(AUC_CHUNK)
+        .zip(scores.par_chunks(AUC_CHUNK))
+        .map(|(ys, ss)| {
+            let mut start = vec![0u32; buckets + 1];
+            for &s in ss {
+                start[((order_key(s) - lo) >> shift) as usize + 1] += 1;
+            }
+            for b in 1..=buckets {
+                start[b] += start[b - 1];
+            }
+            let mut fill = start.clone();
+            let mut out = vec![0u64; ss.len()];
+            for (&y, &s) in ys.iter().zip(ss) {
+                let k = order_key(s) - lo;
+                let b = (k >> shift) as usize;
+                out[fill[b] as usize] = ((k & low) << 1) | u64::from(y > 0.5);
+                fill[b] += 1;
+            }
+            (start, out)
+        })
+        .collect();
+    // Per bucket: (positives, negatives, twice the in-bucket wins + ties).
+    let per_bucket: Vec<(u64, u64, u128)> = (0..buckets)
+        .into_par_iter()
+        .with_min_len(64)
+        .map_init(Vec::new, |rows: &mut Vec<u64>, b| {
+            rows.clear();
+            for (start, out) in &chunks {
+                rows.extend_from_slice(&out[start[b] as usize..start[b + 1] as usize]);
+            }
+            if rows.len() > 4096 {
+                radix_sort(rows);
+            } else {
+                rows.sort_unstable();
+            }
+            let (mut pos, mut neg, mut twice_wins) = (0u64, 0u64, 0u128);
+            let mut i = 0;
+            while i < rows.len() {
+                let key = rows[i] >> 1;
+                let (mut p, mut q) = (0u64, 0u64);
+                while i < rows.len() && rows[i] >> 1 == key {
+                    if rows[i] & 1 == 1 {
+                        p += 1;
+                    } else {
+                        q += 1;
+                    }
+                    i += 1;
+                }
+                // These positives beat the bucket's earlier negatives, tie with these.
+                twice_wins += u128::from(p) * u128::from(2 * neg + q);
+                pos += p;
+                neg += q;
+            }
+            (pos, neg, twice_wins)
+        })
+        .collect();
+    let (mut pos, mut neg, mut twice_wins) = (0u64, 0u64, 0u128);
+    for (p, q, w) in per_bucket {
+        // Every positive of this bucket beats every negative of the earlier buckets.
+        twice_wins += w + 2 * u128::from(p) * u128::from(neg);
+        pos += p;
+        neg += q;
     }
-    Some(twice_wins as f64 / (2.0 * pos.len() as f64 * neg.len() as f64))
+    (pos > 0 && neg > 0).then(|| twice_wins as f64 / (2.0 * pos as f64 * neg as f64))
 }
+
+/// Rows per chunk of the AUC's parallel passes.
+const AUC_CHUNK: usize = 1 << 20;
+/// The AUC buckets rows by at most this many top bits of the score range.
+const AUC_MAX_BUCKET_BITS: u32 = 16;
 
 /// A `u64` whose unsigned order is `f64::total_cmp`'s order of `x`.
 #[inline]
@@ -260,6 +321,61 @@ mod tests {
         assert_eq!(auc(&l, &s), Some(3.5 / 4.0));
         assert_eq!(auc(&[1.0, 1.0], &[0.1, 0.2]), None);
         assert_eq!(auc(&[], &[]), None);
+    }
+
+    /// The AUC by one full sort of (key, label) pairs: the reference for the bucketed one.
+    fn auc_by_full_sort(labels: &[f64], scores: &[f64]) -> Option<f64> {
+        let mut rows: Vec<(u64, bool)> = labels
+            .iter()
+            .zip(scores)
+            .map(|(&y, &s)| (order_key(s), y > 0.5))
+            .collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        auc_sorted_pairs(&rows)
+    }
+
+    #[test]
+    fn bucketed_auc_matches_a_full_sort_across_chunks_buckets_and_skew() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // More rows than one chunk, heavy ties (4 decimals), labels drawn from the score.
+        let n = 2 * AUC_CHUNK + 12_345;
+        let scores: Vec<f64> = (0..n)
+            .map(|_| (rng.random::<f64>() * 1e4).round() / 1e4)
+            .collect();
+        let labels: Vec<f64> = scores
+            .iter()
+            .map(|&s| f64::from(u8::from(rng.random::<f64>() < s)))
+            .collect();
+        assert_eq!(auc(&labels, &scores), auc_by_full_sort(&labels, &scores));
+        // Skew: nearly every score inside one bucket (sorted by the radix path), a few far
+        // outliers stretching the range, and the awkward values: both zeros, infinities, NaN.
+        let mut skewed: Vec<f64> = (0..200_000)
+            .map(|_| 0.5 + rng.random::<f64>() * 1e-9)
+            .collect();
+        skewed.extend([
+            1e300,
+            -1e300,
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ]);
+        let labels: Vec<f64> = (0..skewed.len())
+            .map(|_| f64::from(u8::from(rng.random::<bool>())))
+            .collect();
+        assert_eq!(auc(&labels, &skewed), auc_by_full_sort(&labels, &skewed));
+        // Distinct scores, no ties.
+        let distinct: Vec<f64> = (0..300_000).map(|_| rng.random::<f64>()).collect();
+        let labels: Vec<f64> = distinct
+            .iter()
+            .map(|&s| f64::from(u8::from(rng.random::<f64>() < s)))
+            .collect();
+        assert_eq!(
+            auc(&labels, &distinct),
+            auc_by_full_sort(&labels, &distinct)
+        );
     }
 
     #[test]
