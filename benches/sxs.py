@@ -72,9 +72,11 @@ def spread(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs)}
 
 
-def run(bench, sides, rounds=5, check=None, note="", workload=""):
+def run(bench, sides, rounds=5, check=None, note="", workload="", also=()):
     """Runs the rounds and reports. `check(results)` gets {side name: [parsed lines]} and
-    returns a one-line statement of what agreed (it exits on disagreement)."""
+    returns a one-line statement of what agreed (it exits on disagreement). `also` names
+    further timing keys every side prints (e.g. `eval_seconds`), each summarised the same
+    way as `seconds`."""
     if rounds < 1:
         sys.exit("at least one round")
     print(f"== {bench}: {workload}", flush=True)
@@ -102,6 +104,15 @@ def run(bench, sides, rounds=5, check=None, note="", workload=""):
         print(f"{s.name:<44} {s.threads:<{on}} {st['median']:>10.4f} {st['min']:>9.4f}-{st['max']:<9.4f} "
               f"{ratio:>7.2f}x")
     print(f"(ratio = the side's median time / {sides[0].name}'s; agreement: {agreed})")
+    extra = {}
+    for key in also:
+        extra[key] = {s.name: spread([x[key] for x in results[s.name]]) for s in sides}
+        first = extra[key][sides[0].name]["median"]
+        print(f"\n{key}:")
+        for s in sides:
+            st = extra[key][s.name]
+            print(f"{s.name:<44} {s.threads:<26} {st['median']:>10.4f} {st['min']:>9.4f}-{st['max']:<9.4f} "
+                  f"{st['median'] / first:>7.2f}x")
     record = {
         "bench": bench,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -110,7 +121,8 @@ def run(bench, sides, rounds=5, check=None, note="", workload=""):
         "rounds": rounds,
         "sides": [
             {"name": s.name, "on": s.threads, **{k: round(v, 6) for k, v in stats[s.name].items()},
-             "speedup_of_first": round(stats[s.name]["median"] / base, 3)}
+             "speedup_of_first": round(stats[s.name]["median"] / base, 3),
+             **{f"{key}_{k}": round(v, 6) for key in also for k, v in extra[key][s.name].items()}}
             for s in sides
         ],
         "agreement": agreed,

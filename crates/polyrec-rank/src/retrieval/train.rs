@@ -222,7 +222,9 @@ pub fn fit(
             );
         }
         let train_seconds = start.elapsed().as_secs_f64();
+        let valid_start = Instant::now();
         let valid = evaluate_topk(model, ds, seqs, Part::Valid);
+        let valid_seconds = valid_start.elapsed().as_secs_f64();
         let score = valid["overall"]["ndcg@10"].as_f64().unwrap_or(0.0);
         let record = EpochRecord {
             epoch: epoch + 1,
@@ -230,6 +232,7 @@ pub fn fit(
             lr,
             samples_per_sec: seen as f64 / train_seconds.max(1e-9),
             train_seconds,
+            valid_seconds,
             valid_score: score,
             valid,
         };

@@ -48,6 +48,9 @@ pub struct EpochRecord {
     pub samples_per_sec: f64,
     /// Wall time of the training part of the epoch.
     pub train_seconds: f64,
+    /// Wall time of the epoch's validation pass (0 where this rank did not evaluate).
+    #[serde(default)]
+    pub valid_seconds: f64,
     /// The validation score that selects the best epoch.
     pub valid_score: f64,
     /// Validation metrics per scenario x task.
@@ -314,6 +317,7 @@ pub fn fit(
                 rank_rows = crate::collective::shard_range(cfg.batch_size, rank, ranks).len(),
             ));
         }
+        let valid_start = Instant::now();
         let (valid, mut score, mut improved) = if comm.is_root() {
             let valid = evaluate(model, data, ds, Part::Valid, None, cfg.eval_batch_size);
             let score = monitor_score(&valid, model, &cfg.monitor);
@@ -331,6 +335,7 @@ pub fn fit(
             lr,
             samples_per_sec: seen as f64 / train_seconds.max(1e-9),
             train_seconds,
+            valid_seconds: valid_start.elapsed().as_secs_f64(),
             valid_score: score,
             valid,
         };
