@@ -24,6 +24,12 @@ print(f"GPU{' fp16' if sys.argv[3] else ' fp32'} parity: worst cosine {min(cos):
 PY
 done
 texts=/tmp/gpu-bench.jsonl
-python3 benches/encode_texts.py "$POLYREC_DATA_DIR" "${POLYREC_SHARED_DIR:-../shared}" > "$texts"
+# The benchmark texts (ML-100K items and Women's reviews, read from Parquet with pyarrow).
+BENCH_VENV="$POLYREC_HOME/bench-venv"
+[ -x "$BENCH_VENV/bin/python" ] || python3 -m venv "$BENCH_VENV"
+"$BENCH_VENV/bin/python" -c 'import pyarrow' 2>/dev/null \
+  || "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check "pyarrow==21.0.0"
+"$BENCH_VENV/bin/python" benches/encode_texts.py "$POLYREC_DATA_DIR" \
+  "$POLYREC_HOME/data/widedeep/WomensClothingE-CommerceReviews.parquet.brotli" > "$texts"
 target/release/polyrec embed --input "$texts" --output /tmp/gpu-bench.npy --device cuda --batch-size 256
 target/release/polyrec embed --input "$texts" --output /tmp/gpu-bench-half.npy --device cuda --batch-size 256 --half
