@@ -12,7 +12,9 @@ fn main() -> anyhow::Result<()> {
         .next()
         .unwrap_or_else(|| "examples/data/ml-100k.toml".into());
     let repeats: usize = args.next().map_or(Ok(10), |s| s.parse())?;
-    let mut rows = polyrec::data::Dataset::load(&spec, None)?
+    // `${POLYREC_DATA_DIR}` in a spec stands for the set-up's data folder.
+    let vars = polyrec::setup::spec_vars();
+    let mut rows = polyrec::data::Dataset::load_with(&spec, None, &vars)?
         .report
         .files
         .iter()
@@ -20,7 +22,7 @@ fn main() -> anyhow::Result<()> {
         .sum::<usize>();
     let start = Instant::now();
     for _ in 0..repeats {
-        let ds = polyrec::data::Dataset::load(&spec, None)?;
+        let ds = polyrec::data::Dataset::load_with(&spec, None, &vars)?;
         rows = ds.report.files.iter().map(|f| f.total).sum::<usize>();
     }
     let secs = start.elapsed().as_secs_f64() / repeats as f64;

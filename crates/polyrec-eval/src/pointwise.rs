@@ -32,9 +32,14 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
     // The key's bits below the bucket, then the label as the lowest bit: within a bucket,
     // sorting these puts equal scores together, negatives first.
     let low = if shift == 0 { 0 } else { (1u64 << shift) - 1 };
+    // One chunk per thread (fewer, longer runs to gather per bucket); the counts are
+    // exact, so the chunking does not change the result.
+    let chunk = n
+        .div_ceil(rayon::current_num_threads())
+        .clamp(AUC_CHUNK, u32::MAX as usize);
     let chunks: Vec<(Vec<u32>, Vec<u64>)> = labels
-        .par_chunks(AUC_CHUNK)
-        .zip(scores.par_chunks(AUC_CHUNK))
+        .par_chunks(chunk)
+        .zip(scores.par_chunks(chunk))
         .map(|(ys, ss)| {
             let mut start = vec![0u32; buckets + 1];
             for &s in ss {
@@ -68,25 +73,7 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
             } else {
                 rows.sort_unstable();
             }
-            let (mut pos, mut neg, mut twice_wins) = (0u64, 0u64, 0u128);
-            let mut i = 0;
-            while i < rows.len() {
-                let key = rows[i] >> 1;
-                let (mut p, mut q) = (0u64, 0u64);
-                while i < rows.len() && rows[i] >> 1 == key {
-                    if rows[i] & 1 == 1 {
-                        p += 1;
-                    } else {
-                        q += 1;
-                    }
-                    i += 1;
-                }
-                // These positives beat the bucket's earlier negatives, tie with these.
-                twice_wins += u128::from(p) * u128::from(2 * neg + q);
-                pos += p;
-                neg += q;
-            }
-            (pos, neg, twice_wins)
+            pair_counts(rows, |r| r >> 1, |r| r & 1 == 1)
         })
         .collect();
     let (mut pos, mut neg, mut twice_wins) = (0u64, 0u64, 0u128);
@@ -99,7 +86,7 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
     (pos > 0 && neg > 0).then(|| twice_wins as f64 / (2.0 * pos as f64 * neg as f64))
 }
 
-/// Rows per chunk of the AUC's parallel passes.
+/// Fewest rows per chunk of the AUC's parallel passes.
 const AUC_CHUNK: usize = 1 << 20;
 /// The AUC buckets rows by at most this many top bits of the score range.
 const AUC_MAX_BUCKET_BITS: u32 = 16;
@@ -148,14 +135,25 @@ fn radix_sort(v: &mut Vec<u64>) {
 
 /// AUC of one group's `(key, positive)` pairs sorted by key.
 fn auc_sorted_pairs(rows: &[(u64, bool)]) -> Option<f64> {
+    let (pos, neg, twice_wins) = pair_counts(rows, |r| r.0, |r| r.1);
+    (pos > 0 && neg > 0).then(|| twice_wins as f64 / (2.0 * pos as f64 * neg as f64))
+}
+
+/// Over rows sorted by `key`: (positives, negatives, 2 x the (positive, negative) pairs in
+/// order + the tied pairs).
+fn pair_counts<T>(
+    rows: &[T],
+    key: impl Fn(&T) -> u64,
+    positive: impl Fn(&T) -> bool,
+) -> (u64, u64, u128) {
     let (mut pos, mut neg) = (0u64, 0u64);
     let mut twice_wins = 0u128;
     let mut i = 0;
     while i < rows.len() {
-        let k = rows[i].0;
+        let k = key(&rows[i]);
         let (mut p, mut q) = (0u64, 0u64);
-        while i < rows.len() && rows[i].0 == k {
-            if rows[i].1 {
+        while i < rows.len() && key(&rows[i]) == k {
+            if positive(&rows[i]) {
                 p += 1;
             } else {
                 q += 1;
@@ -167,7 +165,7 @@ fn auc_sorted_pairs(rows: &[(u64, bool)]) -> Option<f64> {
         pos += p;
         neg += q;
     }
-    (pos > 0 && neg > 0).then(|| twice_wins as f64 / (2.0 * pos as f64 * neg as f64))
+    (pos, neg, twice_wins)
 }
 
 /// Group AUC: the AUC of each user's rows, averaged with weights equal to the user's
