@@ -22,9 +22,10 @@ def main():
         if line.strip():
             rec = json.loads(line)
             latest[rec["bench"]] = (rec, line.strip())
-    for name, (rec, line) in latest.items():
-        if args and name not in args:
-            continue
+    for name in args or list(latest):
+        if name not in latest:
+            sys.exit(f"no result named {name!r} in {path}")
+        rec, line = latest[name]
         print(f"### {name}\n")
         print(f"{rec['workload']}. {rec['rounds']} alternating rounds after a warm-up round, "
               f"{rec['date']}, {rec['cpu']}.\n")
@@ -36,7 +37,7 @@ def main():
         print("|---" * (5 + 2 * len(extra)) + "|")
         first = rec["sides"][0]
         for s in rec["sides"]:
-            ratio = "-" if s is first else "**%.2fx**" % s["speedup_of_first"]
+            ratio = "-" if s is first else "%.2fx" % s["speedup_of_first"]
             row = "| %s | %s | %s | %s-%s | %s |" % (s["name"], s["on"], fmt(s["median"]), fmt(s["min"]),
                                                    fmt(s["max"]), ratio)
             for k in extra:
