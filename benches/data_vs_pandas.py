@@ -32,7 +32,7 @@ def run(data, example, spec, repeats, rounds):
 
     py = sys.executable
     sides = [
-        sxs.Side("polyrec (parse + validate into a Dataset)", "2 threads",
+        sxs.Side("polyrec (parse + validate into a Dataset)", "1 thread (the loader is sequential)",
                  [example, spec, str(repeats)], {"RAYON_NUM_THREADS": "2"}),
         sxs.Side("pandas read_csv, C engine (parse only)", "1 thread (no parallel path)",
                  [py, __file__, "side", "c", data, str(repeats)]),
