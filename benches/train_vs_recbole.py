@@ -12,6 +12,7 @@ users (full sort); prints the median over epochs 2..EPOCHS (epoch 1 warms up).
 """
 import json
 import os
+import shutil
 import statistics
 import struct
 import subprocess
@@ -101,7 +102,7 @@ def polyrec_side(binary, spec, epochs, threads):
     samples = history[-1]["samples_per_sec"] * history[-1]["train_seconds"]
     print(f"params={params} train_rows={samples:.0f} seconds={warm_median(train_s):.6f} "
           f"eval_seconds={warm_median(eval_s):.6f} valid_ndcg10={ndcg:.4f}")
-    subprocess.run(["rm", "-rf", out])
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def run(binary, spec, data_dir, recbole_python, epochs, threads, rounds):

@@ -345,6 +345,15 @@ mod tests {
             .iter()
             .map(|&s| f64::from(u8::from(rng.random::<f64>() < s)))
             .collect();
+        // On 4 threads the rows split into several chunks whatever the machine's cores.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .expect("a 4-thread pool");
+        assert_eq!(
+            pool.install(|| auc(&labels, &scores)),
+            auc_by_full_sort(&labels, &scores)
+        );
         assert_eq!(auc(&labels, &scores), auc_by_full_sort(&labels, &scores));
         // Skew: nearly every score inside one bucket (sorted by the radix path), a few far
         // outliers stretching the range, and the awkward values: both zeros, infinities, NaN.

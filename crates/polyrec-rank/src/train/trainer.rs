@@ -48,7 +48,9 @@ pub struct EpochRecord {
     pub samples_per_sec: f64,
     /// Wall time of the training part of the epoch.
     pub train_seconds: f64,
-    /// Wall time of the epoch's validation pass (0 where this rank did not evaluate).
+    /// Wall time from the end of the epoch's training to its validation decision: the
+    /// evaluation on the rank that runs it (the only one with one process); other ranks
+    /// wait this long for its result.
     #[serde(default)]
     pub valid_seconds: f64,
     /// The validation score that selects the best epoch.
