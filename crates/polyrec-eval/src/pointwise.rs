@@ -63,18 +63,17 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
     let per_bucket: Vec<(u64, u64, u128)> = (0..buckets)
         .into_par_iter()
         .with_min_len(64)
-        .map_init(Vec::new, |rows: &mut Vec<u64>, b| {
-            rows.clear();
-            for (start, out) in &chunks {
-                rows.extend_from_slice(&out[start[b] as usize..start[b + 1] as usize]);
-            }
-            if rows.len() > 4096 {
-                radix_sort(rows);
-            } else {
-                rows.sort_unstable();
-            }
-            pair_counts(rows, |r| r >> 1, |r| r & 1 == 1)
-        })
+        .map_init(
+            || (Vec::new(), Vec::new()),
+            |(rows, scratch): &mut (Vec<u64>, Vec<u64>), b| {
+                rows.clear();
+                for (start, out) in &chunks {
+                    rows.extend_from_slice(&out[start[b] as usize..start[b + 1] as usize]);
+                }
+                order_by_key(rows, scratch);
+                pair_counts(rows, |r| r >> 1, |r| r & 1 == 1)
+            },
+        )
         .collect();
     let (mut pos, mut neg, mut twice_wins) = (0u64, 0u64, 0u128);
     for (p, q, w) in per_bucket {
@@ -90,6 +89,8 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
 const AUC_CHUNK: usize = 1 << 20;
 /// The AUC buckets rows by at most this many top bits of the score range.
 const AUC_MAX_BUCKET_BITS: u32 = 16;
+/// Largest slice of a bucket that [`order_by_key`] sorts by comparison.
+const AUC_SORT_SMALL: usize = 4096;
 
 /// A `u64` whose unsigned order is `f64::total_cmp`'s order of `x`.
 #[inline]
@@ -98,39 +99,50 @@ fn order_key(x: f64) -> u64 {
     if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
-/// LSD radix sort of `u64` keys, one byte per pass, skipping bytes that all keys share.
-fn radix_sort(v: &mut Vec<u64>) {
-    let n = v.len();
-    if n < 512 {
-        v.sort_unstable();
+/// Orders `(key << 1) | label` rows by key: keys ascending, equal keys adjacent (the
+/// labels of one key in any order, which is all [`pair_counts`] needs). A slice of up to
+/// [`AUC_SORT_SMALL`] rows is sorted; a larger one is split by a counting sort over its own
+/// key range and each part ordered in turn, and a slice of one key stops there. A bucket
+/// that holds few distinct scores many times over (rounded scores, ties) then costs a few
+/// linear passes instead of a comparison sort.
+fn order_by_key(rows: &mut [u64], scratch: &mut Vec<u64>) {
+    if rows.len() <= AUC_SORT_SMALL {
+        rows.sort_unstable();
         return;
     }
-    let mut hist = vec![[0usize; 256]; 8];
-    for &x in v.iter() {
-        for (d, h) in hist.iter_mut().enumerate() {
-            h[((x >> (8 * d)) & 0xff) as usize] += 1;
+    let (lo, hi) = rows.iter().fold((u64::MAX, 0u64), |(lo, hi), &r| {
+        (lo.min(r >> 1), hi.max(r >> 1))
+    });
+    if lo == hi {
+        return;
+    }
+    // About 8 rows per part, at most 2^12 parts.
+    let bits = (rows.len().ilog2() - 3).min(12);
+    let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(bits);
+    let parts = ((hi - lo) >> shift) as usize + 1;
+    let part = |r: u64| (((r >> 1) - lo) >> shift) as usize;
+    let mut start = vec![0usize; parts + 1];
+    for &r in rows.iter() {
+        start[part(r) + 1] += 1;
+    }
+    for p in 1..=parts {
+        start[p] += start[p - 1];
+    }
+    let mut fill = start.clone();
+    scratch.clear();
+    scratch.resize(rows.len(), 0);
+    for &r in rows.iter() {
+        let p = part(r);
+        scratch[fill[p]] = r;
+        fill[p] += 1;
+    }
+    rows.copy_from_slice(scratch);
+    for p in 0..parts {
+        let slice = &mut rows[start[p]..start[p + 1]];
+        if slice.len() > 1 {
+            order_by_key(slice, scratch);
         }
     }
-    let mut src = std::mem::take(v);
-    let mut dst = vec![0u64; n];
-    for (d, h) in hist.iter().enumerate() {
-        if h.contains(&n) {
-            continue;
-        }
-        let mut offset = [0usize; 256];
-        let mut acc = 0;
-        for (o, &c) in offset.iter_mut().zip(h) {
-            *o = acc;
-            acc += c;
-        }
-        for &x in &src {
-            let b = ((x >> (8 * d)) & 0xff) as usize;
-            dst[offset[b]] = x;
-            offset[b] += 1;
-        }
-        std::mem::swap(&mut src, &mut dst);
-    }
-    *v = src;
 }
 
 /// AUC of one group's `(key, positive)` pairs sorted by key.
@@ -355,7 +367,7 @@ mod tests {
             auc_by_full_sort(&labels, &scores)
         );
         assert_eq!(auc(&labels, &scores), auc_by_full_sort(&labels, &scores));
-        // Skew: nearly every score inside one bucket (sorted by the radix path), a few far
+        // Skew: nearly every score inside one bucket (split again by its own range), a few far
         // outliers stretching the range, and the awkward values: both zeros, infinities, NaN.
         let mut skewed: Vec<f64> = (0..200_000)
             .map(|_| 0.5 + rng.random::<f64>() * 1e-9)
@@ -383,6 +395,44 @@ mod tests {
             auc(&labels, &distinct),
             auc_by_full_sort(&labels, &distinct)
         );
+    }
+
+    #[test]
+    fn order_by_key_groups_equal_keys_in_ascending_order() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut scratch = Vec::new();
+        // Few distinct keys many times over, keys spread over the whole range, one key,
+        // and a narrow cluster with one far outlier; each above the comparison-sort size.
+        let cases: Vec<Vec<u64>> = vec![
+            (0..50_000)
+                .map(|_| rng.random_range(0..40u64) << 30)
+                .collect(),
+            (0..20_000).map(|_| rng.random::<u64>() >> 1).collect(),
+            vec![7 << 20; 9_000],
+            (0..30_000)
+                .map(|i| {
+                    if i == 0 {
+                        u64::MAX >> 1
+                    } else {
+                        1_000_000 + rng.random_range(0..64u64)
+                    }
+                })
+                .collect(),
+        ];
+        for keys in cases {
+            let mut rows: Vec<u64> = keys
+                .iter()
+                .map(|&k| (k << 1) | u64::from(rng.random::<bool>()))
+                .collect();
+            let mut expected = rows.clone();
+            expected.sort_unstable();
+            order_by_key(&mut rows, &mut scratch);
+            assert!(rows.windows(2).all(|w| w[0] >> 1 <= w[1] >> 1));
+            let mut got = rows.clone();
+            got.sort_unstable();
+            assert_eq!(got, expected, "the same rows, reordered");
+        }
     }
 
     #[test]
