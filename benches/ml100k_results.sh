@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The rows of docs/results.md: every model on the fixed ML-100K comparison protocol
-# (examples/train/protocol-*.toml, split examples/data/ml-100k-split-2024.txt), then the
-# default model with text, graph, history and both, and the item cold-start split with
+# (examples/train/protocol-*.toml, split examples/data/ml-100k-split-2024.txt), then
+# PEPNet with text, graph, history and both, the default model (MMoE with all of them), and the item cold-start split with
 # ids only vs text + graph. One `polyrec train` per row and seed; prints a Markdown table
 # of medians over the seeds and writes every run's metrics under $OUT.
 #
 #   benches/ml100k_results.sh                 # all rows, SEEDS="1 2 3"
-#   ROWS="pepnet-all" SEEDS=1 benches/ml100k_results.sh
+#   ROWS="mmoe-all" SEEDS=1 benches/ml100k_results.sh
 #   TABLE_ONLY=1 benches/ml100k_results.sh    # the table of runs already made
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +37,11 @@ ROW[pepnet-text]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEX
 ROW[pepnet-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $KG"
 ROW[pepnet-text-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG"
 ROW[pepnet-all]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST"
+# The default model: MMoE, every family, L2 1e-2, batch 256, Adam 1e-3 (the defaults of
+# `polyrec train`; the protocol files pin the earlier lr and L2).
+SMALL="--set train.batch_size=256 --set train.lr=1e-3"
+ROW[mmoe-all]="$FILE --config examples/train/protocol-mmoe.toml $TUNED $TEXT $KG $HIST $SMALL"
+ROW[pepnet-all-small]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST $SMALL"
 # Item cold start: the two item tasks (the user-level gender task would steer the choice of
 # epoch), validation on other held-out items. "ids" keeps the user's attributes but gives
 # the item side its id alone, which a held-out item does not have.
@@ -46,7 +51,7 @@ ROW[cold-ids]="$COLD $ITEM_IDS_ONLY"
 ROW[cold-attrs]="$COLD"
 ROW[cold-text]="$COLD $TEXT"
 ROW[cold-text-kg]="$COLD $TEXT $KG"
-ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all cold-ids cold-attrs cold-text cold-text-kg}"
+ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all pepnet-all-small mmoe-all cold-ids cold-attrs cold-text cold-text-kg}"
 set -f # the rows hold TOML arrays ([...]), not file patterns
 
 for row in $ROWS; do

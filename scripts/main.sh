@@ -2,7 +2,7 @@
 # The main job, end to end on MovieLens-100K with the default language model:
 #   `polyrec demo` (one use of polyrec::Pipeline): ingest + validation, item and user texts
 #   through all-MiniLM-L6-v2 (cached), the Freebase knowledge graph, the default
-#   multi-scenario, multi-task model (PEPNet over ids, attributes, scenario, item and user
+#   multi-scenario, multi-task model (MMoE over ids, attributes, scenario, item and user
 #   text, the knowledge-graph layer and the history) trained with early stopping, the
 #   per-scenario x task test table, explained top-10 for a sample user without and with a
 #   free-text request, and cold start; the model directory goes to

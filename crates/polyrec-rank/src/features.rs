@@ -123,7 +123,7 @@ impl Default for FeatureConfig {
             history_len: 50,
             history_attention: false,
             history_feedback: None,
-            embedding_l2: 0.0,
+            embedding_l2: 1e-2,
             pairwise: false,
             fm: false,
             field_dropout: 0.0,

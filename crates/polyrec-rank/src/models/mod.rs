@@ -113,7 +113,7 @@ pub enum ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self::Pepnet(PepnetConfig::default())
+        Self::Mmoe(MmoeConfig::default())
     }
 }
 
@@ -125,7 +125,7 @@ pub const MODEL_HELP: &[(&str, &str)] = &[
     ),
     ("mlp", "one MLP per task (single-task baseline)"),
     ("shared_bottom", "one shared MLP, one tower per task"),
-    ("mmoe", "multi-gate mixture of experts"),
+    ("mmoe", "multi-gate mixture of experts (default)"),
     ("ple", "progressive layered extraction (multi-level CGC)"),
     ("esmm", "entire-space CTR x CVR (click, then conversion)"),
     (
@@ -138,7 +138,7 @@ pub const MODEL_HELP: &[(&str, &str)] = &[
     ),
     (
         "pepnet",
-        "PEPNet: scenario field gate + per-task parameter gates (default)",
+        "PEPNet: scenario field gate + per-task parameter gates",
     ),
 ];
 

@@ -79,12 +79,12 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             optimizer: OptimizerKind::Adam,
-            lr: 2e-3,
+            lr: 1e-3,
             weight_decay: 0.0,
             schedule: Schedule::Constant,
             min_factor: 0.1,
             gamma: 0.8,
-            batch_size: 1024,
+            batch_size: 256,
             eval_batch_size: 8192,
             epochs: 10,
             patience: 2,
