@@ -88,6 +88,22 @@ fn one_request_gives_items_and_friends_with_reasons() -> Res<()> {
         .collect();
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 5);
     assert!(ids.iter().all(|i| !played.contains(i)), "{ids:?}");
+    // Plays are a count, not a rating: a reason that quotes a played artist says "with N
+    // plays", never "which you rated N".
+    let texts: Vec<&str> = resp
+        .items
+        .iter()
+        .flat_map(|r| r.reasons.iter().map(|x| x.text.as_str()))
+        .collect();
+    eprintln!("item reasons: {texts:?}");
+    assert!(texts.iter().all(|t| !t.contains("you rated")), "{texts:?}");
+    let quoting: Vec<&&str> = texts
+        .iter()
+        .filter(|t| {
+            t.starts_with("close to ") || t.starts_with("shares ") || t.starts_with("related to ")
+        })
+        .collect();
+    assert!(quoting.iter().all(|t| t.contains(" plays")), "{quoting:?}");
     assert_eq!(
         ids,
         items_only

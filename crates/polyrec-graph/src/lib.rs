@@ -61,6 +61,6 @@ pub mod topics;
 pub use error::{Error, Result};
 pub use graph::{GraphStats, KnowledgeGraph, Node, RelationId};
 pub use polyrec_data::Dataset;
-pub use reasons::{ReasonPath, Step};
+pub use reasons::{ReasonPath, Step, strength_text};
 pub use related::RelatednessConfig;
 pub use sampling::NeighbourSample;

@@ -66,27 +66,36 @@ pub struct ReasonPath {
     pub popularity: usize,
 }
 
-impl fmt::Display for ReasonPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ReasonPath {
+    /// The reason in words, `feedback` saying how the user took the item it starts from
+    /// (e.g. "which you rated 5", "with 3301 plays"). [`Display`](fmt::Display) says
+    /// "which you rated" and the strength.
+    pub fn describe(&self, feedback: &str) -> String {
         let rel = self.via.relation.trim_start_matches('~');
-        let rating = if self.strength.fract() == 0.0 {
-            format!("{:.0}", self.strength)
-        } else {
-            format!("{:.1}", self.strength)
-        };
         if self.length == 1 {
-            write!(
-                f,
-                "related to {} by {rel}, which you rated {rating}",
-                self.from_name
-            )
+            format!("related to {} by {rel}, {feedback}", self.from_name)
         } else {
-            write!(
-                f,
-                "shares {rel} {} with {}, which you rated {rating}",
+            format!(
+                "shares {rel} {} with {}, {feedback}",
                 self.via.label, self.from_name
             )
         }
+    }
+}
+
+/// A strength as a person reads it: whole numbers without decimals, others with one.
+pub fn strength_text(strength: f32) -> String {
+    if strength.fract() == 0.0 {
+        format!("{strength:.0}")
+    } else {
+        format!("{strength:.1}")
+    }
+}
+
+impl fmt::Display for ReasonPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let feedback = format!("which you rated {}", strength_text(self.strength));
+        f.write_str(&self.describe(&feedback))
     }
 }
 

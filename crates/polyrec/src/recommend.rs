@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use polyrec_data::{Dataset, TaskKind};
 use polyrec_encode::{EmbeddingCache, Embeddings, SentenceEncoder, TextEncoder};
-use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
+use polyrec_graph::{KnowledgeGraph, RelatednessConfig, strength_text};
 use polyrec_rank::heads::HeadKind;
 use polyrec_rank::{EntityFeatures, Ranker, RunConfig, model_dir};
 use rayon::prelude::*;
@@ -357,6 +357,8 @@ pub struct Recommender {
     rows: Vec<Vec<(u32, u32)>>,
     /// Per user: liked items with a strength (the rating when there is a rating task).
     liked: Vec<Vec<(u32, f32)>>,
+    /// How a reason words the strength of a liked item.
+    feedback: Feedback,
     /// Per user: the scenario of the latest interaction.
     last_scenario: Vec<u16>,
     /// Above this many items, candidates are retrieved instead of all scored.
@@ -584,6 +586,20 @@ impl Recommender {
                 last[u] = (it.timestamp[r], it.scenario[r]);
             }
         }
+        let feedback = match rating {
+            None => Feedback::Liked,
+            Some(t) => {
+                let name = &ds.tasks[t].name;
+                let scale = ranker.heads().iter().any(|h| {
+                    &h.name == name && matches!(h.kind, HeadKind::Regression { range: Some(_), .. })
+                });
+                if scale {
+                    Feedback::Rated
+                } else {
+                    Feedback::Counted(name.clone())
+                }
+            }
+        };
         let row_bytes = ds.items.ids.len().max(1) * ranker.heads().len().max(1) * 4;
         let score_capacity = SCORE_CACHE_BYTES / row_bytes;
         Ok(Self {
@@ -598,6 +614,7 @@ impl Recommender {
             consumed,
             rows,
             liked,
+            feedback,
             last_scenario: last.into_iter().map(|(_, s)| s).collect(),
             candidate_limit: 5000,
             retrieval: None,
@@ -1417,7 +1434,7 @@ impl Recommender {
                 };
                 out.push(Reason {
                     kind: "graph".into(),
-                    text: p.to_string(),
+                    text: p.describe(&self.feedback.phrase(p.strength)),
                     path: Some(path),
                     words: Vec::new(),
                 });
@@ -1479,15 +1496,11 @@ impl Recommender {
             .map(|(h, s, sim)| ((h, sim), s))
         {
             let name = self.item_name(h.0 as usize).1;
-            let rated = if s.fract() == 0.0 {
-                format!("{s:.0}")
-            } else {
-                format!("{s:.1}")
-            };
             out.push(Reason {
                 kind: "text".into(),
                 text: format!(
-                    "close to {name}, which you rated {rated} (text similarity {:.2})",
+                    "close to {name}, {} (text similarity {:.2})",
+                    self.feedback.phrase(s),
                     h.1
                 ),
                 path: None,
@@ -1502,5 +1515,43 @@ impl Recommender {
             });
         }
         out
+    }
+}
+
+/// How a reason words the user's strength of the liked item it starts from.
+#[derive(Debug, Clone, PartialEq)]
+enum Feedback {
+    /// A rating on a scale (a regression task with a `range`): "which you rated 5".
+    Rated,
+    /// Another quantity (a regression task without a range, e.g. a play count): "with
+    /// 3301 plays".
+    Counted(String),
+    /// No regression task: liked, with no strength to quote.
+    Liked,
+}
+
+impl Feedback {
+    fn phrase(&self, strength: f32) -> String {
+        match self {
+            Self::Rated => format!("which you rated {}", strength_text(strength)),
+            Self::Counted(task) => format!("with {} {task}", strength_text(strength)),
+            Self::Liked => "which you liked".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod feedback_tests {
+    use super::Feedback;
+
+    #[test]
+    fn reasons_word_ratings_counts_and_plain_likes_apart() {
+        assert_eq!(Feedback::Rated.phrase(5.0), "which you rated 5");
+        assert_eq!(Feedback::Rated.phrase(4.5), "which you rated 4.5");
+        assert_eq!(
+            Feedback::Counted("plays".into()).phrase(3301.0),
+            "with 3301 plays"
+        );
+        assert_eq!(Feedback::Liked.phrase(1.0), "which you liked");
     }
 }
