@@ -30,7 +30,7 @@ pub fn auc(labels: &[f64], scores: &[f64]) -> Option<f64> {
     let shift = (64 - (hi - lo).leading_zeros()).saturating_sub(bits);
     let buckets = 1usize << bits;
     // The key's bits below the bucket, then the label as the lowest bit: within a bucket,
-    // sorting these puts equal scores together, negatives first.
+    // ordering these by key puts equal scores together.
     let low = if shift == 0 { 0 } else { (1u64 << shift) - 1 };
     // One chunk per thread (fewer, longer runs to gather per bucket); the counts are
     // exact, so the chunking does not change the result.

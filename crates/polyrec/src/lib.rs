@@ -57,6 +57,7 @@ pub mod eval {
     pub use polyrec_eval::*;
 }
 
+mod feedback;
 mod lru;
 mod multi_type;
 pub mod pipeline;

@@ -36,8 +36,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use polyrec_data::{Dataset, TaskKind};
 use polyrec_encode::{EmbeddingCache, Embeddings, SentenceEncoder, TextEncoder};
-use polyrec_graph::{KnowledgeGraph, RelatednessConfig, strength_text};
+use polyrec_graph::{KnowledgeGraph, RelatednessConfig};
 use polyrec_rank::heads::HeadKind;
+
+use crate::feedback::Feedback;
 use polyrec_rank::{EntityFeatures, Ranker, RunConfig, model_dir};
 use rayon::prelude::*;
 
@@ -586,20 +588,8 @@ impl Recommender {
                 last[u] = (it.timestamp[r], it.scenario[r]);
             }
         }
-        let feedback = match rating {
-            None => Feedback::Liked,
-            Some(t) => {
-                let name = &ds.tasks[t].name;
-                let scale = ranker.heads().iter().any(|h| {
-                    &h.name == name && matches!(h.kind, HeadKind::Regression { range: Some(_), .. })
-                });
-                if scale {
-                    Feedback::Rated
-                } else {
-                    Feedback::Counted(name.clone())
-                }
-            }
-        };
+        let feedback =
+            Feedback::for_task(rating.map(|t| ds.tasks[t].name.as_str()), ranker.heads());
         let row_bytes = ds.items.ids.len().max(1) * ranker.heads().len().max(1) * 4;
         let score_capacity = SCORE_CACHE_BYTES / row_bytes;
         Ok(Self {
@@ -1515,43 +1505,5 @@ impl Recommender {
             });
         }
         out
-    }
-}
-
-/// How a reason words the user's strength of the liked item it starts from.
-#[derive(Debug, Clone, PartialEq)]
-enum Feedback {
-    /// A rating on a scale (a regression task with a `range`): "which you rated 5".
-    Rated,
-    /// Another quantity (a regression task without a range, e.g. a play count): "with
-    /// 3301 plays".
-    Counted(String),
-    /// No regression task: liked, with no strength to quote.
-    Liked,
-}
-
-impl Feedback {
-    fn phrase(&self, strength: f32) -> String {
-        match self {
-            Self::Rated => format!("which you rated {}", strength_text(strength)),
-            Self::Counted(task) => format!("with {} {task}", strength_text(strength)),
-            Self::Liked => "which you liked".into(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod feedback_tests {
-    use super::Feedback;
-
-    #[test]
-    fn reasons_word_ratings_counts_and_plain_likes_apart() {
-        assert_eq!(Feedback::Rated.phrase(5.0), "which you rated 5");
-        assert_eq!(Feedback::Rated.phrase(4.5), "which you rated 4.5");
-        assert_eq!(
-            Feedback::Counted("plays".into()).phrase(3301.0),
-            "with 3301 plays"
-        );
-        assert_eq!(Feedback::Liked.phrase(1.0), "which you liked");
     }
 }
