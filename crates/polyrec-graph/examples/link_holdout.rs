@@ -4,8 +4,9 @@
 //!
 //! ```sh
 //! cargo run --release -p polyrec-graph --example link_holdout -- examples/data/lastfm.toml plays 1,2,3
-//! # then optionally: boosted or logistic, and per hidden friendship: friend-of-friend,
-//! # similar-behaviour, per-user and uniform negatives, then the rounds of supervision
+//! # then optionally: boosted, boosted:TREES:DEPTH:LEARNING_RATE or logistic; per hidden
+//! # friendship: friend-of-friend, similar-behaviour, per-user and uniform negatives; the
+//! # rounds of supervision; the weight of the pairwise ranking loss
 //! ```
 
 use polyrec_graph::Dataset;
@@ -32,6 +33,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             learning_rate: 0.5,
             l2: 1e-4,
         },
+        // boosted:TREES:DEPTH:LEARNING_RATE
+        Some(b) if b.starts_with("boosted:") => {
+            let v: Vec<&str> = b.split(':').collect();
+            LinkModelConfig::Boosted {
+                trees: v.get(1).map_or(Ok(200), |t| t.parse())?,
+                depth: v.get(2).map_or(Ok(4), |t| t.parse())?,
+                learning_rate: v.get(3).map_or(Ok(0.1), |t| t.parse())?,
+                lambda: 1.0,
+                min_child_weight: 1.0,
+            }
+        }
         _ => LinkModelConfig::default(),
     };
     let ds = Dataset::load(spec, None)?;
@@ -64,6 +76,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if let Some(h) = args.get(9) {
             config.rounds = h.parse()?;
+        }
+        if let Some(h) = args.get(10) {
+            config.rank_weight = h.parse()?;
         }
         let t = std::time::Instant::now();
         let fm = FriendModel::fit(

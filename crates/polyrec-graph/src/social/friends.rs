@@ -57,6 +57,10 @@ pub struct FriendConfig {
     /// Non-friends among the 50 users of most similar behaviour, per hidden friendship
     /// (the other hard cases).
     pub similar_negatives: usize,
+    /// Weight of the pairwise ranking loss between each hidden friendship and the
+    /// negatives drawn for its own user (random, friend-of-friend and similar-behaviour
+    /// ones), next to the pointwise logistic loss (weight 1); 0 trains pointwise only.
+    pub rank_weight: f32,
     /// Restart probability of personalised PageRank.
     pub restart: f64,
     /// Power-iteration rounds of personalised PageRank.
@@ -77,6 +81,7 @@ impl Default for FriendConfig {
             uniform_negatives: 3,
             hard_negatives: 0,
             similar_negatives: 0,
+            rank_weight: 1.0,
             restart: 0.2,
             iterations: 20,
             candidates: CandidateConfig::default(),
@@ -191,6 +196,7 @@ impl FriendModel {
         }
         let mut x: Vec<PairFeatures> = Vec::new();
         let mut y: Vec<f32> = Vec::new();
+        let mut ranked: Vec<(u32, u32)> = Vec::new();
         let edges = network.edges();
         for round in 0..config.rounds {
             let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ ((round as u64 + 1) * 0x9E37));
@@ -200,24 +206,31 @@ impl FriendModel {
             let hidden = &shuffled[..hidden_n.min(shuffled.len())];
             let seen = network.without(hidden)?;
             let mut pairs: Vec<((u32, u32), f32)> = hidden.iter().map(|&p| (p, 1.0)).collect();
+            // (row of a hidden friendship, row of a negative of the same user), as rows of
+            // `x` once this round's pairs are appended.
+            let offset = x.len() as u32;
+            let mut rank = |pos: usize, pairs: &Vec<((u32, u32), f32)>| {
+                ranked.push((offset + pos as u32, offset + pairs.len() as u32 - 1));
+            };
             let uniform =
                 random_non_friends(&network, hidden.len() * config.uniform_negatives, &mut rng);
             pairs.extend(uniform.into_iter().map(|p| (p, 0.0)));
             let n_users = n as u32;
             for _ in 0..config.random_negatives {
-                for &(a, b) in hidden {
+                for (pos, &(a, b)) in hidden.iter().enumerate() {
                     let s = if rng.random_bool(0.5) { a } else { b };
                     for _ in 0..100 {
                         let v = rng.random_range(0..n_users);
                         if v != s && !network.are_friends(s, v) {
                             pairs.push(((s, v), 0.0));
+                            rank(pos, &pairs);
                             break;
                         }
                     }
                 }
             }
             for _ in 0..config.hard_negatives {
-                for &(a, _) in hidden {
+                for (pos, &(a, _)) in hidden.iter().enumerate() {
                     let fof = seen.friends_of_friends(a);
                     let open: Vec<u32> = fof
                         .iter()
@@ -226,11 +239,12 @@ impl FriendModel {
                         .collect();
                     if let Some(&b) = open.get(rng.random_range(0..open.len().max(1))) {
                         pairs.push(((a, b), 0.0));
+                        rank(pos, &pairs);
                     }
                 }
             }
             if let Some(b) = behaviour.as_ref().filter(|_| config.similar_negatives > 0) {
-                for &(a, _) in hidden {
+                for (pos, &(a, _)) in hidden.iter().enumerate() {
                     let open: Vec<u32> = b
                         .similar_users(a, 50)
                         .into_iter()
@@ -240,6 +254,7 @@ impl FriendModel {
                     for _ in 0..config.similar_negatives {
                         if let Some(&v) = open.get(rng.random_range(0..open.len().max(1))) {
                             pairs.push(((a, v), 0.0));
+                            rank(pos, &pairs);
                         }
                     }
                 }
@@ -256,7 +271,7 @@ impl FriendModel {
             y.extend(fy);
             progress(round + 1, config.rounds);
         }
-        let model = LinkModel::fit(&config.model, &x, &y);
+        let model = LinkModel::fit_ranked(&config.model, &x, &y, &ranked, config.rank_weight);
         Ok(Self {
             network,
             behaviour,

@@ -43,7 +43,7 @@ impl Default for LinkModelConfig {
     fn default() -> Self {
         Self::Boosted {
             trees: 200,
-            depth: 4,
+            depth: 2,
             learning_rate: 0.1,
             lambda: 1.0,
             min_child_weight: 1.0,
@@ -94,8 +94,26 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl LinkModel {
-    /// Trains on features `x` and 0/1 labels `y`.
+    /// Trains on features `x` and 0/1 labels `y` with the logistic loss.
     pub fn fit(config: &LinkModelConfig, x: &[PairFeatures], y: &[f32]) -> Self {
+        Self::fit_ranked(config, x, y, &[], 0.0)
+    }
+
+    /// Trains on features `x` and 0/1 labels `y` with the logistic loss plus, weighted by
+    /// `rank_weight`, the pairwise logistic loss `ln(1 + exp(s_j - s_i))` of every `(i, j)`
+    /// in `ranked` (row `i` should score above row `j`: a friendship and a non-friend of
+    /// the same user), summed over pairs as the pointwise loss is over rows.
+    pub fn fit_ranked(
+        config: &LinkModelConfig,
+        x: &[PairFeatures],
+        y: &[f32],
+        ranked: &[(u32, u32)],
+        rank_weight: f32,
+    ) -> Self {
+        let ranked = Ranked {
+            pairs: ranked,
+            weight: rank_weight,
+        };
         match *config {
             LinkModelConfig::Boosted {
                 trees,
@@ -103,12 +121,21 @@ impl LinkModel {
                 learning_rate,
                 lambda,
                 min_child_weight,
-            } => fit_boosted(x, y, trees, depth, learning_rate, lambda, min_child_weight),
+            } => fit_boosted(
+                x,
+                y,
+                &ranked,
+                trees,
+                depth,
+                learning_rate,
+                lambda,
+                min_child_weight,
+            ),
             LinkModelConfig::Logistic {
                 steps,
                 learning_rate,
                 l2,
-            } => fit_logistic(x, y, steps, learning_rate, l2),
+            } => fit_logistic(x, y, &ranked, steps, learning_rate, l2),
         }
     }
 
@@ -157,7 +184,41 @@ impl LinkModel {
     }
 }
 
-fn fit_logistic(x: &[PairFeatures], y: &[f32], steps: usize, lr: f32, l2: f32) -> LinkModel {
+/// Pairs of rows to rank, and the weight of their loss.
+struct Ranked<'a> {
+    pairs: &'a [(u32, u32)],
+    weight: f32,
+}
+
+impl Ranked<'_> {
+    /// Adds the pairwise loss's gradient and (Gauss-Newton) hessian with respect to each
+    /// row's logit.
+    fn add_gradients(&self, logit: &[f32], grad: &mut [f32], hess: &mut [f32]) {
+        if self.weight <= 0.0 {
+            return;
+        }
+        for &(i, j) in self.pairs {
+            let (i, j) = (i as usize, j as usize);
+            // d/ds_i ln(1 + exp(s_j - s_i)) = -sigmoid(s_j - s_i).
+            let q = sigmoid(logit[j] - logit[i]);
+            let g = self.weight * q;
+            let h = (self.weight * q * (1.0 - q)).max(1e-6);
+            grad[i] -= g;
+            grad[j] += g;
+            hess[i] += h;
+            hess[j] += h;
+        }
+    }
+}
+
+fn fit_logistic(
+    x: &[PairFeatures],
+    y: &[f32],
+    ranked: &Ranked<'_>,
+    steps: usize,
+    lr: f32,
+    l2: f32,
+) -> LinkModel {
     let n = x.len().max(1) as f32;
     let mut mean = [0.0f32; N_FEATURES];
     let mut scale = [0.0f32; N_FEATURES];
@@ -179,11 +240,17 @@ fn fit_logistic(x: &[PairFeatures], y: &[f32], steps: usize, lr: f32, l2: f32) -
         .map(|f| std::array::from_fn(|k| (f[k] - mean[k]) / scale[k]))
         .collect();
     let (mut w, mut b) = ([0.0f32; N_FEATURES], 0.0f32);
+    let mut logit = vec![0.0f32; z.len()];
+    let mut grad = vec![0.0f32; z.len()];
+    let mut hess = vec![0.0f32; z.len()];
     for _ in 0..steps {
+        for (i, f) in z.iter().enumerate() {
+            logit[i] = b + f.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>();
+            grad[i] = sigmoid(logit[i]) - y[i];
+        }
+        ranked.add_gradients(&logit, &mut grad, &mut hess);
         let (mut gw, mut gb) = ([0.0f32; N_FEATURES], 0.0f32);
-        for (f, &t) in z.iter().zip(y) {
-            let p = sigmoid(b + f.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>());
-            let g = p - t;
+        for (f, &g) in z.iter().zip(&grad) {
             gb += g;
             for k in 0..N_FEATURES {
                 gw[k] += g * f[k];
@@ -298,9 +365,11 @@ impl Grower<'_> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn fit_boosted(
     x: &[PairFeatures],
     y: &[f32],
+    ranked: &Ranked<'_>,
     trees: usize,
     depth: usize,
     lr: f32,
@@ -325,6 +394,7 @@ fn fit_boosted(
             grad[i] = p - y[i];
             hess[i] = (p * (1.0 - p)).max(1e-6);
         }
+        ranked.add_gradients(&logit, &mut grad, &mut hess);
         let mut g = Grower {
             bins: &bins,
             cuts: &cuts,
@@ -390,5 +460,51 @@ mod tests {
         };
         assert!(acc(&trees) > 0.98, "trees {}", acc(&trees));
         assert!(acc(&line) < 0.7, "line {}", acc(&line));
+    }
+
+    /// Every label is 0, so the pointwise loss alone ranks nothing; the pairs say that a
+    /// larger first feature ranks higher, and both models must learn that order from them.
+    #[test]
+    fn the_pairwise_loss_orders_what_the_labels_cannot() {
+        let x: Vec<PairFeatures> = (0..200)
+            .map(|i| {
+                let mut f = [0.0; N_FEATURES];
+                f[0] = ((i * 37) % 200) as f32 / 200.0;
+                f
+            })
+            .collect();
+        let y = vec![0.0; x.len()];
+        let pairs: Vec<(u32, u32)> = (0..x.len() as u32)
+            .flat_map(|i| [(i, (i + 1) % 200), (i, (i + 53) % 200)])
+            .map(|(i, j)| {
+                if x[i as usize][0] > x[j as usize][0] {
+                    (i, j)
+                } else {
+                    (j, i)
+                }
+            })
+            .collect();
+        let logistic = LinkModelConfig::Logistic {
+            steps: 300,
+            learning_rate: 0.5,
+            l2: 0.0,
+        };
+        for config in [LinkModelConfig::default(), logistic] {
+            let ordered = |m: &LinkModel| {
+                pairs
+                    .iter()
+                    .filter(|&&(i, j)| m.logit(&x[i as usize]) > m.logit(&x[j as usize]))
+                    .count() as f32
+                    / pairs.len() as f32
+            };
+            let ranked = LinkModel::fit_ranked(&config, &x, &y, &pairs, 1.0);
+            let pointwise = LinkModel::fit_ranked(&config, &x, &y, &pairs, 0.0);
+            assert!(ordered(&ranked) > 0.95, "{config:?}: {}", ordered(&ranked));
+            assert!(
+                ordered(&pointwise) < 0.05,
+                "{config:?}: {}",
+                ordered(&pointwise)
+            );
+        }
     }
 }
