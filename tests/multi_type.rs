@@ -47,6 +47,9 @@ fn one_request_gives_items_and_friends_with_reasons() -> Res<()> {
     let items_only = plain.recommend(&ask(Vec::new()))?;
     assert_eq!(items_only.items.len(), 5);
     assert!(items_only.friends.is_none());
+    // The web page offers only the types the service can answer.
+    let types = |r: &Recommender| polyrec::web::model::summary(r, None)["types"].clone();
+    assert_eq!(types(&plain), serde_json::json!(["items"]));
 
     let options = LoadOptions {
         social: Some(SocialOptions {
@@ -57,6 +60,7 @@ fn one_request_gives_items_and_friends_with_reasons() -> Res<()> {
         ..Default::default()
     };
     let rec = Recommender::load(dir.path(), &options)?;
+    assert_eq!(types(&rec), serde_json::json!(["items", "friends"]));
     let ds = rec.dataset().clone();
     let me = ds.users.ids.get("2").ok_or("user 2")?;
     let friends_now: HashSet<u32> = ds

@@ -185,6 +185,8 @@ fn check_http(addr: &str, model_dir: &Path) -> Res<()> {
         .filter_map(|t| t["name"].as_str())
         .collect();
     assert!(tasks.contains(&"like") && tasks.contains(&"rating"), "{v}");
+    // Without friend or topic models, items are the only type a request can ask for.
+    assert_eq!(v["types"], json!(["items"]), "{v}");
     for plot in ["curves.svg", "scenarios.svg"] {
         let (status, headers, body) = get(addr, &format!("/model/plots/{plot}"))?;
         assert_eq!(status, 200);
@@ -325,6 +327,13 @@ async fn check_recommend_page(c: &Client, base: &str, addr: &str) -> Res<()> {
         assert!(scores.len() >= 2, "per-task scores missing");
     }
     assert!(graph > 0, "no knowledge-graph path drawn");
+    // A service without friend or topic models shows no type choice and no such lists.
+    let hidden = js(
+        c,
+        "return ['types', 'friends-block', 'topics-block'].map((id) => document.getElementById(id).hidden)",
+    )
+    .await?;
+    assert_eq!(hidden, json!([true, true, true]));
     let marked: Vec<String> = serde_json::from_value(
         js(
             c,

@@ -61,8 +61,9 @@ fn kind_name(kind: &HeadKind) -> &'static str {
     }
 }
 
-/// `{"dataset", "model", "scenarios", "tasks": [{"name", "kind", "user_level"}], "config",
-/// "metrics", "metrics_error", "plots"}`.
+/// `{"dataset", "model", "scenarios", "tasks": [{"name", "kind", "user_level"}], "types",
+/// "config", "metrics", "metrics_error", "plots"}`; `types` lists the result types a
+/// request can ask for (`items`, and `friends` / `topics` where their models are loaded).
 pub fn summary(rec: &Recommender, dir: Option<&Path>) -> Value {
     let tasks: Vec<Value> = rec
         .ranker()
@@ -71,11 +72,19 @@ pub fn summary(rec: &Recommender, dir: Option<&Path>) -> Value {
         .map(|h| json!({ "name": h.name, "kind": kind_name(&h.kind), "user_level": h.user_level }))
         .collect();
     let (metrics, metrics_error) = metrics(dir);
+    let mut types = vec!["items"];
+    if rec.social.is_some() {
+        types.push("friends");
+    }
+    if rec.topics.is_some() {
+        types.push("topics");
+    }
     json!({
         "dataset": rec.dataset().name,
         "model": rec.ranker().config().name(),
         "scenarios": rec.dataset().scenarios,
         "tasks": tasks,
+        "types": types,
         "config": rec.config().to_toml().ok(),
         "metrics": metrics,
         "metrics_error": metrics_error,

@@ -119,6 +119,15 @@ async function loadModel() {
     input.addEventListener("input", () => (out.textContent = Number(input.value).toFixed(2)));
     weights.appendChild(el("div", { class: "slider" }, el("label", { for: id }, `${t.name} weight`), input, out));
   }
+  // Result types beyond items (friends, topics) where the service loaded their models.
+  const types = document.getElementById("types");
+  clear(types);
+  const available = m.types || ["items"];
+  for (const t of available) {
+    const box = el("input", { type: "checkbox", name: "types", value: t, checked: t === "items" });
+    types.appendChild(el("label", {}, box, ` ${t}`));
+  }
+  types.hidden = available.length < 2;
   renderModel(m);
 }
 
@@ -246,6 +255,8 @@ function buildRequest() {
   req.weights = {};
   for (const w of document.querySelectorAll("#weights input[data-task]")) req.weights[w.dataset.task] = Number(w.value);
   req.diversity = Number(document.getElementById("diversity").value);
+  const types = [...document.querySelectorAll('#types input[name="types"]')];
+  if (types.length > 1) req.types = types.filter((t) => t.checked).map((t) => t.value);
   return req;
 }
 
@@ -282,13 +293,40 @@ function evidence(text, queryWords) {
   return span;
 }
 
+/** Friends or topics: a name, a score and the reasons as sentences. */
+function renderOthers(block, list, entries, name) {
+  clear(list);
+  block.hidden = !Array.isArray(entries);
+  for (const [i, e] of (entries || []).entries()) {
+    const reasons = el("ul", { class: "reasons" });
+    for (const r of e.reasons || []) {
+      const kind = typeof r === "string" ? "topic" : r.kind;
+      const text = typeof r === "string" ? r : r.text;
+      reasons.appendChild(el("li", { class: `reason ${kind}` }, el("span", { class: "kind" }, kind), el("span", { class: "evidence" }, text)));
+    }
+    list.appendChild(
+      el("li", { class: "result" },
+        el("div", { class: "result-head" },
+          el("span", { class: "rank" }, String(i + 1)),
+          el("span", { class: "name" }, name(e)),
+          el("span", { class: "score", title: "score" }, fmt(e.score))),
+        reasons)
+    );
+  }
+}
+
 function renderResults(resp, req, ms) {
   const list = document.getElementById("results");
   clear(list);
   const queryWords = new Set(words(req.query));
   const who = resp.user ? `user ${resp.user}` : "a new user";
+  const parts = [`${resp.items.length} items`];
+  if (Array.isArray(resp.friends)) parts.push(`${resp.friends.length} people`);
+  if (Array.isArray(resp.topics)) parts.push(`${resp.topics.length} topics`);
   document.getElementById("results-status").textContent =
-    `${resp.items.length} items for ${who} in scenario ${resp.scenario} (${ms} ms)`;
+    `${parts.join(", ")} for ${who} in scenario ${resp.scenario} (${ms} ms)`;
+  renderOthers(document.getElementById("friends-block"), document.getElementById("friends"), resp.friends, (f) => `user ${f.user}`);
+  renderOthers(document.getElementById("topics-block"), document.getElementById("topics"), resp.topics, (t) => t.topic);
   resp.items.forEach((it, i) => {
     const scores = Object.entries(it.scores).map(([t, v]) => el("span", { class: "chip", title: `${t} prediction` }, `${t} ${fmt(v)}`));
     if (typeof it.relevance === "number") scores.push(el("span", { class: "chip text", title: "text relevance" }, `text ${fmt(it.relevance)}`));
