@@ -135,6 +135,20 @@ fn social_friends_evaluates_and_explains_on_lastfm() -> Res<()> {
         auc("common neighbours")
     );
     assert!(out.evaluation.iter().all(|e| e.report.users == 200));
+    // The ranking the suggestions are: the learned model finds more of the hidden friends
+    // in its top 10 than the best unsupervised score (seed 1: 0.25 against 0.19).
+    let recall = |m: &str| {
+        out.evaluation
+            .iter()
+            .find(|e| e.method == m)
+            .map_or(0.0, |e| e.report.recall)
+    };
+    assert!(
+        recall("link model") > recall("Adamic-Adar"),
+        "link model recall@10 {} vs Adamic-Adar {}",
+        recall("link model"),
+        recall("Adamic-Adar")
+    );
 
     let social = &out.social;
     let ds = social.dataset();
