@@ -23,7 +23,7 @@ for device in cuda cpu; do
   "$BIN" train --spec examples/data/ml-100k.toml \
     --split file:examples/data/ml-100k-split-2024.txt --config examples/train/protocol-mmoe.toml \
     --set features.text=true --set features.kg=true --set features.history=true \
-    --set features.embedding_l2=1e-2 --set train.batch_size=256 --set train.lr=1e-3 \
+    --set features.embedding_l2=1e-2 --set train.batch_size=256 --set train.lr=1e-3 --set train.ema_decay=0.999 \
     --seed 1 --device "$device" --out "$OUT/$device" >/dev/null
 done
 python3 - "$OUT" <<'PY'

@@ -99,7 +99,7 @@ fn text(b: &[u8]) -> String {
 }
 
 /// One epoch on the fixed ML-100K split, one thread per process, of PEPNet over every input
-/// family with a global batch of 1024 (the default model until 2026-11-30, the one
+/// family with a global batch of 1024 and no weight averaging (the default model until 2026-11-30, the one
 /// docs/scale-out.md measured the tolerances below on).
 fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = vec![
@@ -131,6 +131,7 @@ fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
         "train.batch_size=1024",
         "train.lr=2e-3",
         "features.embedding_l2=0.0",
+        "train.ema_decay=0",
     ] {
         a.extend(["--set".into(), kv.into()]);
     }

@@ -73,6 +73,11 @@ pub struct TrainConfig {
     /// Learning rate of the language model's fine-tuned layers
     /// (`features.finetune_layers > 0`), usually far below `lr`.
     pub finetune_lr: f64,
+    /// Decay of an exponential moving average of the trainable parameters, updated after
+    /// every step (0: off). Validation, the best checkpoint and the trained model use the
+    /// averaged weights; training continues from the live ones. 0.999 averages over about
+    /// the last 1,000 steps. Ranking models only: the two-tower trainer does not average.
+    pub ema_decay: f64,
 }
 
 impl Default for TrainConfig {
@@ -94,6 +99,7 @@ impl Default for TrainConfig {
             uncertainty: false,
             monitor: BTreeMap::new(),
             finetune_lr: 5e-5,
+            ema_decay: 0.999,
         }
     }
 }
@@ -116,6 +122,13 @@ impl TrainConfig {
                 "finetune_lr",
                 self.finetune_lr.to_string(),
                 "must be in (0, 10)",
+            );
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return bad(
+                "ema_decay",
+                self.ema_decay.to_string(),
+                "must be in [0, 1) (0 turns averaging off)",
             );
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {

@@ -4,6 +4,7 @@
 
 pub mod config;
 mod data_parallel;
+mod ema;
 pub mod optim;
 mod trainer;
 

@@ -26,6 +26,7 @@ use tch::Tensor;
 
 use super::config::TrainConfig;
 use super::data_parallel::{DataParallel, broadcast_tensors};
+use super::ema::Ema;
 use super::optim::Adam;
 use crate::collective::{Collective, SingleProcess};
 use crate::evaluate::{Part, evaluate, monitor_score};
@@ -202,6 +203,7 @@ pub fn fit(
             }
         })
         .collect();
+    let mut ema = Ema::new(cfg.ema_decay, &named);
     let params: Vec<Tensor> = named.into_iter().map(|(_, t)| t).collect();
     let mut dp = DataParallel::new(comm, params.iter().map(Tensor::shallow_clone).collect());
     let mut opt = Adam::new(params, cfg.optimizer, cfg.weight_decay).with_scales(scales);
@@ -225,6 +227,9 @@ pub fn fit(
         polyrec_data::persist::make_private(dir).map_err(|e| Error::file(dir, e))?;
         if let Some(s) = resume(model, &mut opt, dir, &config_key)? {
             state = s;
+            if let Some(e) = &mut ema {
+                e.load(&dir.join("ema.safetensors"), state.step)?;
+            }
             if dir.join("best.safetensors").is_file() {
                 let current = model.snapshot();
                 model.load_weights(&dir.join("best.safetensors"))?;
@@ -288,6 +293,9 @@ pub fn fit(
             }
             opt.clip_grad_norm(cfg.clip_norm);
             opt.step(lr);
+            if let Some(e) = &mut ema {
+                e.update();
+            }
             if digest {
                 observer.parameters(opt.step, &dp.digest());
             }
@@ -320,6 +328,10 @@ pub fn fit(
             ));
         }
         let valid_start = Instant::now();
+        // Validate (and keep, if best) the averaged weights.
+        if let Some(e) = &mut ema {
+            e.apply();
+        }
         let (valid, mut score, mut improved) = if comm.is_root() {
             let valid = evaluate(model, data, ds, Part::Valid, None, cfg.eval_batch_size);
             let score = monitor_score(&valid, model, &cfg.monitor);
@@ -356,11 +368,17 @@ pub fn fit(
         } else {
             state.bad_epochs += 1;
         }
+        if let Some(e) = &mut ema {
+            e.restore();
+        }
         state.epochs_done = epoch + 1;
         state.step = opt.step;
         if let Some(dir) = checkpoint {
             model.save_weights(&dir.join("last.safetensors"))?;
             opt.save(&dir.join("optimizer.safetensors"))?;
+            if let Some(e) = &ema {
+                e.save(&dir.join("ema.safetensors"))?;
+            }
             let json = serde_json::to_vec_pretty(&state).map_err(|e| Error::file(dir, e))?;
             crate::io::atomic_write(&dir.join("state.json"), &json)?;
         }
