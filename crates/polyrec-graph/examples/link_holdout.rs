@@ -34,14 +34,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             l2: 1e-4,
         },
         // boosted:TREES:DEPTH:LEARNING_RATE
+        // (a part left out keeps the default's value)
         Some(b) if b.starts_with("boosted:") => {
             let v: Vec<&str> = b.split(':').collect();
+            let LinkModelConfig::Boosted {
+                trees,
+                depth,
+                learning_rate,
+                lambda,
+                min_child_weight,
+            } = LinkModelConfig::default()
+            else {
+                return Err("the default link model is not boosted".into());
+            };
             LinkModelConfig::Boosted {
-                trees: v.get(1).map_or(Ok(200), |t| t.parse())?,
-                depth: v.get(2).map_or(Ok(4), |t| t.parse())?,
-                learning_rate: v.get(3).map_or(Ok(0.1), |t| t.parse())?,
-                lambda: 1.0,
-                min_child_weight: 1.0,
+                trees: v.get(1).map_or(Ok(trees), |t| t.parse())?,
+                depth: v.get(2).map_or(Ok(depth), |t| t.parse())?,
+                learning_rate: v.get(3).map_or(Ok(learning_rate), |t| t.parse())?,
+                lambda,
+                min_child_weight,
             }
         }
         _ => LinkModelConfig::default(),

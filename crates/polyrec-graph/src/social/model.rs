@@ -191,9 +191,9 @@ struct Ranked<'a> {
 }
 
 impl Ranked<'_> {
-    /// Adds the pairwise loss's gradient and (Gauss-Newton) hessian with respect to each
-    /// row's logit.
-    fn add_gradients(&self, logit: &[f32], grad: &mut [f32], hess: &mut [f32]) {
+    /// Adds the pairwise loss's gradient and, where asked (the trees' Newton steps), its
+    /// Gauss-Newton hessian with respect to each row's logit.
+    fn add_gradients(&self, logit: &[f32], grad: &mut [f32], mut hess: Option<&mut [f32]>) {
         if self.weight <= 0.0 {
             return;
         }
@@ -202,11 +202,13 @@ impl Ranked<'_> {
             // d/ds_i ln(1 + exp(s_j - s_i)) = -sigmoid(s_j - s_i).
             let q = sigmoid(logit[j] - logit[i]);
             let g = self.weight * q;
-            let h = (self.weight * q * (1.0 - q)).max(1e-6);
             grad[i] -= g;
             grad[j] += g;
-            hess[i] += h;
-            hess[j] += h;
+            if let Some(hess) = hess.as_deref_mut() {
+                let h = (self.weight * q * (1.0 - q)).max(1e-6);
+                hess[i] += h;
+                hess[j] += h;
+            }
         }
     }
 }
@@ -242,13 +244,12 @@ fn fit_logistic(
     let (mut w, mut b) = ([0.0f32; N_FEATURES], 0.0f32);
     let mut logit = vec![0.0f32; z.len()];
     let mut grad = vec![0.0f32; z.len()];
-    let mut hess = vec![0.0f32; z.len()];
     for _ in 0..steps {
         for (i, f) in z.iter().enumerate() {
             logit[i] = b + f.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>();
             grad[i] = sigmoid(logit[i]) - y[i];
         }
-        ranked.add_gradients(&logit, &mut grad, &mut hess);
+        ranked.add_gradients(&logit, &mut grad, None);
         let (mut gw, mut gb) = ([0.0f32; N_FEATURES], 0.0f32);
         for (f, &g) in z.iter().zip(&grad) {
             gb += g;
@@ -394,7 +395,7 @@ fn fit_boosted(
             grad[i] = p - y[i];
             hess[i] = (p * (1.0 - p)).max(1e-6);
         }
-        ranked.add_gradients(&logit, &mut grad, &mut hess);
+        ranked.add_gradients(&logit, &mut grad, Some(&mut hess));
         let mut g = Grower {
             bins: &bins,
             cuts: &cuts,
