@@ -37,11 +37,13 @@ ROW[pepnet-text]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEX
 ROW[pepnet-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $KG"
 ROW[pepnet-text-kg]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG"
 ROW[pepnet-all]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST"
-# The default model: MMoE, every family, L2 1e-2, batch 256, Adam 1e-3, weights averaged
-# (EMA 0.999) (the defaults of `polyrec train`; the protocol files pin the earlier lr, L2
-# and no averaging).
+# The default model: an ensemble of 3 MMoEs, every family, L2 1e-2, batch 256, Adam 1e-3,
+# weights averaged (EMA 0.999) (the defaults of `polyrec train`; the protocol files pin the
+# earlier lr, L2, no averaging and a single model).
 SMALL="--set train.batch_size=256 --set train.lr=1e-3"
-ROW[mmoe-all]="$FILE --config examples/train/protocol-mmoe.toml $TUNED $TEXT $KG $HIST $SMALL --set train.ema_decay=0.999"
+ROW[mmoe-all]="$FILE --config examples/train/protocol-mmoe.toml $TUNED $TEXT $KG $HIST $SMALL --set train.ema_decay=0.999 --set train.ensemble=3"
+# The same, one model (the default until ensembles were added).
+ROW[mmoe-all-single]="$FILE --config examples/train/protocol-mmoe.toml $TUNED $TEXT $KG $HIST $SMALL --set train.ema_decay=0.999"
 # The same without weight averaging (the default until it was added).
 ROW[mmoe-all-no-ema]="$FILE --config examples/train/protocol-mmoe.toml $TUNED $TEXT $KG $HIST $SMALL"
 ROW[pepnet-all-small]="$FILE --config examples/train/protocol-pepnet.toml $TUNED $TEXT $KG $HIST $SMALL"
@@ -54,7 +56,7 @@ ROW[cold-ids]="$COLD $ITEM_IDS_ONLY"
 ROW[cold-attrs]="$COLD"
 ROW[cold-text]="$COLD $TEXT"
 ROW[cold-text-kg]="$COLD $TEXT $KG"
-ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all pepnet-all-small mmoe-all-no-ema mmoe-all cold-ids cold-attrs cold-text cold-text-kg}"
+ROWS="${ROWS:-lr mlp shared_bottom mmoe ple star pepnet pepnet-text pepnet-kg pepnet-text-kg pepnet-all pepnet-all-small mmoe-all-no-ema mmoe-all-single mmoe-all cold-ids cold-attrs cold-text cold-text-kg}"
 set -f # the rows hold TOML arrays ([...]), not file patterns
 
 for row in $ROWS; do

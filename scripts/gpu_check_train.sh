@@ -2,7 +2,8 @@
 # On a CUDA machine: trains the default model on ML-100K (the fixed split, text + graph +
 # history) once on CUDA and once on the CPU, and prints both runs' test metrics (they should
 # be close, not identical: CUDA kernels sum in another order) and training samples/s.
-# The default model: MMoE over every input family, batch 256, Adam 1e-3, seed 1.
+# The default model: an ensemble of 3 MMoEs over every input family, batch 256, Adam 1e-3,
+# weights averaged, seed 1.
 #
 # A CUDA machine without cargo or network: build the binary elsewhere against the same
 # libtorch version, then run this with POLYREC_BIN=that binary, POLYREC_MODEL_DIR and
@@ -23,7 +24,7 @@ for device in cuda cpu; do
   "$BIN" train --spec examples/data/ml-100k.toml \
     --split file:examples/data/ml-100k-split-2024.txt --config examples/train/protocol-mmoe.toml \
     --set features.text=true --set features.kg=true --set features.history=true \
-    --set features.embedding_l2=1e-2 --set train.batch_size=256 --set train.lr=1e-3 --set train.ema_decay=0.999 \
+    --set features.embedding_l2=1e-2 --set train.batch_size=256 --set train.lr=1e-3 --set train.ema_decay=0.999 --set train.ensemble=3 \
     --seed 1 --device "$device" --out "$OUT/$device" >/dev/null
 done
 python3 - "$OUT" <<'PY'

@@ -28,6 +28,7 @@ fn one_request_gives_items_and_friends_with_reasons() -> Res<()> {
     let dir = tempfile::tempdir()?;
     let mut pipeline = Pipeline::new(spec_path());
     pipeline.run.train.epochs = 1;
+    pipeline.run.train.ensemble = 1;
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;
     pipeline.run(dir.path(), &mut SilentObserver)?;
 
@@ -174,6 +175,7 @@ fn one_request_gives_items_and_topics() -> Res<()> {
     let dir = tempfile::tempdir()?;
     let mut pipeline = Pipeline::new(spec);
     pipeline.run.train.epochs = 1;
+    pipeline.run.train.ensemble = 1;
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;
     pipeline.run(dir.path(), &mut SilentObserver)?;
 

@@ -23,6 +23,8 @@ fn spec_path() -> PathBuf {
 fn train(dir: &Path) -> Res<()> {
     let mut pipeline = Pipeline::new(spec_path());
     pipeline.run.train.epochs = 2;
+    // An ensemble of two, so that serving an ensemble is tested end to end.
+    pipeline.run.train.ensemble = 2;
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;
     let trained = pipeline.run(dir, &mut SilentObserver)?;
     for file in [

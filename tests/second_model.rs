@@ -72,6 +72,7 @@ fn a_second_model_folder_trains_loads_and_answers() -> Res<()> {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml");
     let mut pipeline = Pipeline::new(spec);
     pipeline.run.train.epochs = 1;
+    pipeline.run.train.ensemble = 1;
     pipeline.text_model = Some(model2.clone());
     pipeline.cache_dir = Some(tmp.path().join("cache"));
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;

@@ -35,6 +35,7 @@ fn train(dir: &Path) -> Res<Recommender> {
     let mut pipeline =
         Pipeline::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data/ml-100k.toml"));
     pipeline.run.train.epochs = 2;
+    pipeline.run.train.ensemble = 1;
     pipeline.device = polyrec::rank::DeviceRequest::Cpu;
     Ok(pipeline.run(dir, &mut SilentObserver)?.recommender)
 }

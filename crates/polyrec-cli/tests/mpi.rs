@@ -132,6 +132,7 @@ fn train_args(out: &Path, extra: &[&str]) -> Vec<String> {
         "train.lr=2e-3",
         "features.embedding_l2=0.0",
         "train.ema_decay=0",
+        "train.ensemble=1",
     ] {
         a.extend(["--set".into(), kv.into()]);
     }

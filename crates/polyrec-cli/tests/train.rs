@@ -49,6 +49,9 @@ fn train_writes_a_model_directory_and_eval_reprints_its_metrics()
             "features.text=true",
             "--set",
             "features.kg=true",
+            // An ensemble (the default model is one): eval must reload every member.
+            "--set",
+            "train.ensemble=2",
         ],
     )?;
     assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));

@@ -212,6 +212,30 @@ impl InputLayer {
     /// space expects but `side` lacks is created empty (zeros), to be filled by loading a
     /// checkpoint.
     pub fn new(p: &nn::Path<'_>, space: &FeatureSpace, side: SideTables) -> Self {
+        Self::build(p, space, side, None)
+    }
+
+    /// Another member of an ensemble under `p`: its own trainable parameters, freshly
+    /// initialised, and the fixed tables (texts, graph neighbours, histories) of `first`,
+    /// shared rather than copied (neither stored twice in memory nor in the checkpoint).
+    pub fn new_member(p: &nn::Path<'_>, space: &FeatureSpace, first: &InputLayer) -> Self {
+        Self::build(p, space, SideTables::default(), Some(first))
+    }
+
+    fn build(
+        p: &nn::Path<'_>,
+        space: &FeatureSpace,
+        side: SideTables,
+        first: Option<&InputLayer>,
+    ) -> Self {
+        // A fixed table: `first`'s own when there is one, else registered under `q`.
+        let fix = |q: &nn::Path<'_>,
+                   name: &str,
+                   shared: Option<&Tensor>,
+                   make: &mut dyn FnMut() -> Tensor| match (first, shared) {
+            (Some(_), Some(t)) => t.shallow_clone(),
+            _ => fixed(q, name, make()),
+        };
         let d = space.config.embedding_dim;
         let (nu, ni) = (space.users.len() as i64 + 1, space.items.len() as i64 + 1);
         let ids = space
@@ -221,8 +245,16 @@ impl InputLayer {
         let seen = space.config.ids.then(|| {
             let q = p / "seen";
             let ones = |n| Tensor::ones([n], (Kind::Float, tch::Device::Cpu));
-            let (u, i) = side.seen.unwrap_or_else(|| (ones(nu), ones(ni)));
-            (fixed(&q, "users", u), fixed(&q, "items", i))
+            let (mut u, mut i) = side.seen.map_or((None, None), |(u, i)| (Some(u), Some(i)));
+            let shared = first.and_then(|f| f.seen.as_ref());
+            (
+                fix(&q, "users", shared.map(|s| &s.0), &mut || {
+                    u.take().unwrap_or_else(|| ones(nu))
+                }),
+                fix(&q, "items", shared.map(|s| &s.1), &mut || {
+                    i.take().unwrap_or_else(|| ones(ni))
+                }),
+            )
         });
         let scenario = space
             .config
@@ -238,18 +270,29 @@ impl InputLayer {
                 q.zeros("bias", &[n, d]),
             )
         });
-        let text = |name: &str, dim: i64, rows: i64, table: Option<Tensor>| {
+        let text = |name: &str,
+                    dim: i64,
+                    rows: i64,
+                    table: Option<Tensor>,
+                    shared: Option<&(Tensor, nn::Linear)>| {
             (dim > 0).then(|| {
                 let q = p / name;
-                let t = table
-                    .unwrap_or_else(|| Tensor::zeros([rows, dim], (Kind::Float, tch::Device::Cpu)));
-                (
-                    fixed(&q, "table", t),
-                    nn::linear(&q / "proj", dim, d, Default::default()),
-                )
+                let mut table = table;
+                let t = fix(&q, "table", shared.map(|s| &s.0), &mut || {
+                    table.take().unwrap_or_else(|| {
+                        Tensor::zeros([rows, dim], (Kind::Float, tch::Device::Cpu))
+                    })
+                });
+                (t, nn::linear(&q / "proj", dim, d, Default::default()))
             })
         };
-        let item_text = text("item_text", space.item_text_dim, ni, side.item_text);
+        let item_text = text(
+            "item_text",
+            space.item_text_dim,
+            ni,
+            side.item_text,
+            first.and_then(|f| f.item_text.as_ref()),
+        );
         let item_tower = match (&space.item_text_encoder, &item_text) {
             (Some(spec), Some(_)) if spec.layers > 0 => {
                 let q = p / "item_text" / "encoder";
@@ -274,14 +317,33 @@ impl InputLayer {
             }
             _ => None,
         };
-        let user_text = text("user_text", space.user_text_dim, nu, side.user_text);
+        let user_text = text(
+            "user_text",
+            space.user_text_dim,
+            nu,
+            side.user_text,
+            first.and_then(|f| f.user_text.as_ref()),
+        );
         let kg = space.kg.map(|(ne, nr)| {
             let q = p / "kg";
             let k = space.config.kg_neighbours as i64;
             let zeros = |w| Tensor::zeros([ni, w], (Kind::Int64, tch::Device::Cpu));
-            let [a, b, c, e] = side
-                .kg
-                .unwrap_or_else(|| [zeros(k), zeros(k), zeros(k * k), zeros(k * k)]);
+            let mut tables = side.kg.map(|t| t.map(Some));
+            let shared = first.and_then(|f| f.kg.as_ref()).map(|g| &g.hop);
+            let mut hop = |n: usize, name: &str, w: i64| {
+                fix(&q, name, shared.map(|h| &h[n]), &mut || {
+                    tables
+                        .as_mut()
+                        .and_then(|t| t[n].take())
+                        .unwrap_or_else(|| zeros(w))
+                })
+            };
+            let hop = [
+                hop(0, "hop1_relations", k),
+                hop(1, "hop1_entities", k),
+                hop(2, "hop2_relations", k * k),
+                hop(3, "hop2_entities", k * k),
+            ];
             // Entity vectors start near zero (N(0, 1e-4)): an entity that no training item
             // reaches gets no gradient and stays there, so a cold item's unseen neighbours
             // (its own actors, say) read as "nothing known" rather than as untrained noise.
@@ -296,12 +358,7 @@ impl InputLayer {
             KgLayer {
                 entities: nn::embedding(&q / "entities", ne + 1, d, near_zero),
                 relations: emb(&q / "relations", nr + 1, d),
-                hop: [
-                    fixed(&q, "hop1_relations", a),
-                    fixed(&q, "hop1_entities", b),
-                    fixed(&q, "hop2_relations", c),
-                    fixed(&q, "hop2_entities", e),
-                ],
+                hop,
                 k,
                 combine: nn::linear(&q / "combine", d, d, Default::default()),
             }
@@ -310,9 +367,12 @@ impl InputLayer {
             .then(|| {
                 let q = p / "history";
                 let h = space.config.history_len as i64;
-                let t = side
-                    .history_feedback
-                    .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)));
+                let mut t = side.history_feedback;
+                let shared = first.and_then(|f| f.history_feedback.as_ref());
+                let t = fix(&q, "feedback", shared.map(|s| &s.0), &mut || {
+                    t.take()
+                        .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)))
+                });
                 let gate = nn::embedding(
                     &q / "feedback_scale",
                     FEEDBACK_CODES,
@@ -322,17 +382,20 @@ impl InputLayer {
                         ..Default::default()
                     },
                 );
-                (fixed(&q, "feedback", t), gate)
+                (t, gate)
             });
         // Without id embeddings the graph attention still needs a user vector.
         let kg_user = (kg.is_some() && !space.config.ids).then(|| emb(p / "kg_user", nu, d));
         let history = space.config.history.then(|| {
             let q = p / "history";
             let h = space.config.history_len as i64;
-            let t = side
-                .history
-                .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)));
-            (fixed(&q, "items", t), emb(&q / "item", ni, d))
+            let mut t = side.history;
+            let shared = first.and_then(|f| f.history.as_ref());
+            let t = fix(&q, "items", shared.map(|s| &s.0), &mut || {
+                t.take()
+                    .unwrap_or_else(|| Tensor::zeros([nu, h], (Kind::Int64, tch::Device::Cpu)))
+            });
+            (t, emb(&q / "item", ni, d))
         });
         Self {
             ids,

@@ -38,16 +38,25 @@ pub fn save(dir: &Path, model: &Ranker, config: &RunConfig) -> Result<()> {
 
 /// Loads a model directory onto `device`.
 pub fn load(dir: &Path, device: Device) -> Result<(Ranker, RunConfig)> {
-    let config = RunConfig::from_toml_file(&dir.join("train.toml"))?;
+    let tpath = dir.join("train.toml");
+    let mut config = RunConfig::from_toml_file(&tpath)?;
+    // A directory written before ensembles existed holds one model and no `ensemble` key
+    // (whose default is now larger than one).
+    let raw: toml::Value =
+        toml::from_str(&crate::io::read_text(&tpath)?).map_err(|e| Error::file(&tpath, e))?;
+    if raw.get("train").and_then(|t| t.get("ensemble")).is_none() {
+        config.train.ensemble = 1;
+    }
     let fpath = dir.join("features.json");
     let space: FeatureSpace =
         serde_json::from_str(&crate::io::read_text(&fpath)?).map_err(|e| Error::file(&fpath, e))?;
-    let mut model = Ranker::new(
+    let mut model = Ranker::ensemble(
         space,
         config.model.clone(),
         SideTables::default(),
         device,
         config.train.uncertainty,
+        config.train.ensemble,
     )?;
     model.load_weights(&dir.join("model.safetensors"))?;
     Ok((model, config))

@@ -330,3 +330,141 @@ fn fine_tuned_language_model_layers_train_refresh_and_reload()
     }
     Ok(())
 }
+
+#[test]
+fn an_ensemble_trains_each_member_on_its_own_and_predicts_their_mean()
+-> Result<(), Box<dyn std::error::Error>> {
+    tch::manual_seed(11);
+    let x = inputs();
+    let y = labels();
+    let mask = Tensor::ones([B, 5], (Kind::Float, Device::Cpu));
+    let mmoe = ModelConfig::from_name("mmoe")?;
+    let build = |side| Ranker::ensemble(space(), mmoe.clone(), side, Device::Cpu, false, 3);
+    let model = build(side())?;
+    assert_eq!(model.members(), 3);
+    let out = model.forward_t(&x, false);
+    assert_eq!(out.members.len(), 3);
+    for (t, o) in out.tasks.iter().enumerate() {
+        // The output is the members' mean, and the members differ (own initialisation).
+        let mean = Tensor::stack(
+            &out.members
+                .iter()
+                .map(|m| m[t].shallow_clone())
+                .collect::<Vec<_>>(),
+            0,
+        )
+        .mean_dim(0, false, Kind::Float);
+        assert!(o.allclose(&mean, 1e-6, 1e-6, false), "task {t}");
+        assert!(!out.members[0][t].allclose(&out.members[1][t], 1e-3, 1e-3, false));
+        let want: Vec<i64> = if t == 3 { vec![B, 3] } else { vec![B] };
+        assert_eq!(o.size(), want, "task {t}");
+    }
+    // The first member keeps the names of a single model; the fixed tables (texts, graph
+    // neighbours, histories) are stored once, not per member.
+    let names: Vec<String> = model.var_store().variables().into_keys().collect();
+    let single = Ranker::new(
+        space(),
+        ModelConfig::from_name("mmoe")?,
+        side(),
+        Device::Cpu,
+        false,
+    )?;
+    for name in single.var_store().variables().keys() {
+        assert!(names.contains(name), "{name} missing from the ensemble");
+    }
+    for table in ["item_text.table", "kg.hop1_entities", "history.items"] {
+        let n = names.iter().filter(|k| k.ends_with(table)).count();
+        assert_eq!(n, 1, "{table} stored {n} times");
+    }
+    assert!(names.iter().any(|k| k.starts_with("member2.net.")));
+    // Each member's parameters get a gradient from its own loss.
+    let loss = model.loss(&model.forward_t(&x, true), &y, &mask, &[1.0; 5]);
+    loss.backward();
+    for (pname, v) in model.var_store().variables() {
+        if v.requires_grad() {
+            let g = v.grad();
+            assert!(
+                g.defined() && g.abs().sum(Kind::Float).double_value(&[]) > 0.0,
+                "{pname} got no gradient"
+            );
+        }
+    }
+    // The loss is the sum of what each member would be trained on alone.
+    let out = model.forward_t(&x, false);
+    let sum: f64 = out
+        .members
+        .iter()
+        .map(|m| {
+            let alone = polyrec_rank::Output {
+                tasks: m.iter().map(Tensor::shallow_clone).collect(),
+                penalty: Tensor::zeros([], (Kind::Float, Device::Cpu)),
+                members: Vec::new(),
+            };
+            model.loss(&alone, &y, &mask, &[1.0; 5]).double_value(&[])
+        })
+        .sum();
+    let both =
+        model.loss(&out, &y, &mask, &[1.0; 5]).double_value(&[]) - out.penalty.double_value(&[]);
+    assert!(
+        (both - sum).abs() < 1e-4 * sum.abs().max(1.0),
+        "{both} vs {sum}"
+    );
+    // Checkpoint round trip with empty side tables.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("ensemble.safetensors");
+    model.save_weights(&path)?;
+    let mut back = build(SideTables::default())?;
+    back.load_weights(&path)?;
+    for (p, q) in model.predict(&x).iter().zip(&back.predict(&x)) {
+        assert!(p.equal(q), "outputs differ after the round trip");
+    }
+    // An ensemble cannot be filled from a single model's checkpoint: its members are missing.
+    let one = dir.path().join("single.safetensors");
+    single.save_weights(&one)?;
+    assert!(build(SideTables::default())?.load_weights(&one).is_err());
+    // Zero members, and an ensemble that would fine-tune the language model, are refused.
+    let mut tuned = space();
+    tuned.config.finetune_layers = 1;
+    for (s, k) in [(space(), 0), (tuned, 2)] {
+        let err = Ranker::ensemble(
+            s,
+            ModelConfig::from_name("mmoe")?,
+            SideTables::default(),
+            Device::Cpu,
+            false,
+            k,
+        )
+        .err()
+        .ok_or("an invalid ensemble was built")?;
+        assert!(err.to_string().contains("ensemble"), "{err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_model_directory_from_before_ensembles_loads_as_one_model()
+-> Result<(), Box<dyn std::error::Error>> {
+    tch::manual_seed(13);
+    let mut cfg = polyrec_rank::RunConfig::default();
+    cfg.train.ensemble = 1;
+    let model = Ranker::new(space(), cfg.model.clone(), side(), Device::Cpu, false)?;
+    let dir = tempfile::tempdir()?;
+    polyrec_rank::model_dir::save(dir.path(), &model, &cfg)?;
+    // Such a directory's train.toml has no `ensemble` key.
+    let path = dir.path().join("train.toml");
+    let text = std::fs::read_to_string(&path)?;
+    let old: String = text
+        .lines()
+        .filter(|l| !l.starts_with("ensemble"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(old, text);
+    std::fs::write(&path, old)?;
+    let (back, config) = polyrec_rank::model_dir::load(dir.path(), Device::Cpu)?;
+    assert_eq!((back.members(), config.train.ensemble), (1, 1));
+    let x = inputs();
+    for (p, q) in model.predict(&x).iter().zip(&back.predict(&x)) {
+        assert!(p.equal(q));
+    }
+    Ok(())
+}

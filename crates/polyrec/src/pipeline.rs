@@ -157,6 +157,14 @@ impl Pipeline {
             *path = absolute(Path::new(path.as_str()))?.display().to_string();
         }
         cfg.check()?;
+        if cfg.features.finetune_layers > 0 && cfg.train.ensemble > 1 {
+            observer.stage(&format!(
+                "fine-tuning the language model trains one model, not an ensemble of {}: \
+                 train.ensemble = 1",
+                cfg.train.ensemble
+            ));
+            cfg.train.ensemble = 1;
+        }
         let device = self.device.resolve_for_rank(comm.local_rank())?;
         observer.stage(&format!("ingest: {}", self.spec.display()));
         let (spec, ds) = load_dataset(&self.spec, self.data_dir.as_deref())?;
@@ -182,16 +190,21 @@ impl Pipeline {
         };
         let (data, side) = prepare(&ds, Some(&spec), &cfg, split, text)?;
         tch::manual_seed(cfg.train.seed as i64);
-        let mut model = Ranker::new(
+        let mut model = Ranker::ensemble(
             data.space.clone(),
             cfg.model.clone(),
             side,
             device,
             cfg.train.uncertainty,
+            cfg.train.ensemble,
         )?;
         observer.stage(&format!(
-            "training {} on {} ({} train / {} valid / {} test rows; fields: {}; {} parameters; {device:?})",
+            "training {}{} on {} ({} train / {} valid / {} test rows; fields: {}; {} parameters; {device:?})",
             cfg.model.name(),
+            match cfg.train.ensemble {
+                1 => String::new(),
+                k => format!(" (an ensemble of {k})"),
+            },
             ds.name,
             data.split.train.len(),
             data.split.valid.len(),

@@ -78,6 +78,12 @@ pub struct TrainConfig {
     /// averaged weights; training continues from the live ones. 0.999 averages over about
     /// the last 1,000 steps. Ranking models only: the two-tower trainer does not average.
     pub ema_decay: f64,
+    /// Train this many independently initialised copies of the model side by side, each
+    /// on its own loss over the same batches, and predict with the mean of their outputs
+    /// (a deep ensemble; 1: a single model). Costs this many times the training and
+    /// prediction time and parameters; the fixed text and graph tables are shared. A run
+    /// that fine-tunes the language model trains one model.
+    pub ensemble: usize,
 }
 
 impl Default for TrainConfig {
@@ -100,6 +106,7 @@ impl Default for TrainConfig {
             monitor: BTreeMap::new(),
             finetune_lr: 5e-5,
             ema_decay: 0.999,
+            ensemble: 3,
         }
     }
 }
@@ -129,6 +136,13 @@ impl TrainConfig {
                 "ema_decay",
                 self.ema_decay.to_string(),
                 "must be in [0, 1) (0 turns averaging off)",
+            );
+        }
+        if !(1..=64).contains(&self.ensemble) {
+            return bad(
+                "ensemble",
+                self.ensemble.to_string(),
+                "must be in 1..=64 (1: a single model)",
             );
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
@@ -357,6 +371,15 @@ mod tests {
         let m: RunConfig =
             toml::from_str("[model]\nkind = \"mmoe\"\nexperts = 3\n").unwrap_or_default();
         assert!(matches!(m.model, ModelConfig::Mmoe(ref x) if x.experts == 3));
+        // The ensemble size: 3 by default, 1..=64 accepted.
+        assert_eq!(c.train.ensemble, 3);
+        for (k, ok) in [(0, false), (1, true), (64, true), (65, false)] {
+            let t = TrainConfig {
+                ensemble: k,
+                ..Default::default()
+            };
+            assert_eq!(t.check().is_ok(), ok, "ensemble = {k}");
+        }
         assert!(SplitConfig::parse_cli("file:x.txt").is_ok());
         assert!(SplitConfig::parse_cli("nope").is_err());
         assert_eq!(
