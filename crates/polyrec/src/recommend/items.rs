@@ -322,18 +322,7 @@ impl Recommender {
                 }
             })
             .collect();
-        Ok(Response {
-            user: req.user.clone(),
-            scenario: self
-                .ds
-                .scenarios
-                .get(scenario as usize)
-                .cloned()
-                .unwrap_or_default(),
-            items,
-            friends: None,
-            topics: None,
-        })
+        Ok(self.response(req, scenario, items))
     }
 
     /// Greedy maximal-marginal-relevance selection of `k` out of `pool` (best first).

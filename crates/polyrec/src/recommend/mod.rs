@@ -434,7 +434,13 @@ impl Recommender {
             None => None,
         };
         let scenario = self.scenario_of(req, user)?;
-        Ok(Response {
+        Ok(self.response(req, scenario, Vec::new()))
+    }
+
+    /// The answer to `req` in `scenario` with these items; [`Recommender::recommend`] adds
+    /// the other result types asked for.
+    fn response(&self, req: &Request, scenario: u32, items: Vec<Recommendation>) -> Response {
+        Response {
             user: req.user.clone(),
             scenario: self
                 .ds
@@ -442,10 +448,10 @@ impl Recommender {
                 .get(scenario as usize)
                 .cloned()
                 .unwrap_or_default(),
-            items: Vec::new(),
+            items,
             friends: None,
             topics: None,
-        })
+        }
     }
 
     /// The model's predictions (label units) for `items`, `[items x heads]` row-major.
