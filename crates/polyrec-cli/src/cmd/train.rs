@@ -26,6 +26,11 @@ fn models_help() -> String {
         "two_tower"
     );
     s.push_str(
+        "\nA ranking model trains as an ensemble of 3 copies whose outputs are averaged (the\n\
+         default, best on the ML-100K protocol); `--set train.ensemble=1` trains one, in about\n\
+         a third of the time.\n",
+    );
+    s.push_str(
         "\nExample:\n  polyrec train --spec examples/data/ml-100k.toml --model pepnet --out runs/ml100k",
     );
     s
