@@ -72,6 +72,11 @@ fn train_writes_a_model_directory_and_eval_reprints_its_metrics()
         stderr.contains("item_text") && stderr.contains("kg"),
         "{stderr}"
     );
+    let report = std::fs::read_to_string(out.join("report.md"))?;
+    assert!(
+        report.starts_with("# mmoe (an ensemble of 2) on "),
+        "{report}"
+    );
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json"))?)?;
     for s in ["overall", "age 1-24", "age 25-34", "age 35+"] {

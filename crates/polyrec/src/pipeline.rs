@@ -199,12 +199,8 @@ impl Pipeline {
             cfg.train.ensemble,
         )?;
         observer.stage(&format!(
-            "training {}{} on {} ({} train / {} valid / {} test rows; fields: {}; {} parameters; {device:?})",
-            cfg.model.name(),
-            match cfg.train.ensemble {
-                1 => String::new(),
-                k => format!(" (an ensemble of {k})"),
-            },
+            "training {} on {} ({} train / {} valid / {} test rows; fields: {}; {} parameters; {device:?})",
+            model_title(&cfg),
             ds.name,
             data.split.train.len(),
             data.split.valid.len(),
@@ -458,7 +454,7 @@ fn write_outputs(
     write("history.jsonl", lines.as_bytes())?;
     write(
         "curves.svg",
-        curves_svg(&format!("{} training", cfg.model.name()), &log).as_bytes(),
+        curves_svg(&format!("{} training", model_title(cfg)), &log).as_bytes(),
     )?;
     let scenarios = scenario_plot(metrics);
     if let Some(svg) = &scenarios {
@@ -467,7 +463,7 @@ fn write_outputs(
     let sps: Vec<f64> = summary.history.iter().map(|r| r.samples_per_sec).collect();
     let report = format!(
         "# {} on {}\n\nBest epoch {} of {} (validation score {:.4}{}). Training {:.0} samples/s (mean over epochs).\n\nInput fields: {}.\n\n## Test metrics\n\n{}\n\n![curves](curves.svg)\n{}\n## Configuration\n\n```toml\n{}```\n\n",
-        cfg.model.name(),
+        model_title(cfg),
         cfg.spec.as_deref().unwrap_or("?"),
         summary.best_epoch,
         summary.history.len(),
@@ -488,4 +484,12 @@ fn write_outputs(
         cfg.to_toml()?
     );
     write("report.md", report.as_bytes())
+}
+
+/// The model's name, with the ensemble's size when it is one ("mmoe (an ensemble of 3)").
+fn model_title(cfg: &RunConfig) -> String {
+    match cfg.train.ensemble {
+        1 => cfg.model.name().to_string(),
+        k => format!("{} (an ensemble of {k})", cfg.model.name()),
+    }
 }
