@@ -228,13 +228,14 @@ impl InputLayer {
         side: SideTables,
         first: Option<&InputLayer>,
     ) -> Self {
-        // A fixed table: `first`'s own when there is one, else registered under `q`.
+        // A fixed table: `first`'s own (`shared`) when building another member, else
+        // registered under `q`.
         let fix = |q: &nn::Path<'_>,
                    name: &str,
                    shared: Option<&Tensor>,
-                   make: &mut dyn FnMut() -> Tensor| match (first, shared) {
-            (Some(_), Some(t)) => t.shallow_clone(),
-            _ => fixed(q, name, make()),
+                   make: &mut dyn FnMut() -> Tensor| match shared {
+            Some(t) => t.shallow_clone(),
+            None => fixed(q, name, make()),
         };
         let d = space.config.embedding_dim;
         let (nu, ni) = (space.users.len() as i64 + 1, space.items.len() as i64 + 1);

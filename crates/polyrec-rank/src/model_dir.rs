@@ -39,12 +39,13 @@ pub fn save(dir: &Path, model: &Ranker, config: &RunConfig) -> Result<()> {
 /// Loads a model directory onto `device`.
 pub fn load(dir: &Path, device: Device) -> Result<(Ranker, RunConfig)> {
     let tpath = dir.join("train.toml");
-    let mut config = RunConfig::from_toml_file(&tpath)?;
-    // A directory written before ensembles existed holds one model and no `ensemble` key
-    // (whose default is now larger than one).
     let raw: toml::Value =
         toml::from_str(&crate::io::read_text(&tpath)?).map_err(|e| Error::file(&tpath, e))?;
-    if raw.get("train").and_then(|t| t.get("ensemble")).is_none() {
+    // A directory written before ensembles existed holds one model and no `ensemble` key
+    // (whose default is now larger than one).
+    let old = raw.get("train").and_then(|t| t.get("ensemble")).is_none();
+    let mut config: RunConfig = raw.try_into().map_err(|e| Error::file(&tpath, e))?;
+    if old {
         config.train.ensemble = 1;
     }
     let fpath = dir.join("features.json");

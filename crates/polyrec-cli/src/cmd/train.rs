@@ -25,10 +25,12 @@ fn models_help() -> String {
         "  {:<14} two-tower retrieval (ids, attributes, text, graph, ordered history); top-K metrics, with --split loo",
         "two_tower"
     );
-    s.push_str(
-        "\nA ranking model trains as an ensemble of 3 copies whose outputs are averaged (the\n\
+    let k = polyrec::rank::TrainConfig::default().ensemble;
+    let _ = writeln!(
+        s,
+        "\nA ranking model trains as an ensemble of {k} copies whose outputs are averaged (the\n\
          default, best on the ML-100K protocol); `--set train.ensemble=1` trains one, in about\n\
-         a third of the time.\n",
+         1/{k} of the time."
     );
     s.push_str(
         "\nExample:\n  polyrec train --spec examples/data/ml-100k.toml --model pepnet --out runs/ml100k",
