@@ -146,7 +146,8 @@ impl Layer {
         {
             let heads = usize::try_from(self.heads).unwrap_or(0);
             let keys = mask.keys.as_deref();
-            if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys) {
+            let pack = Some(&f.packs.qkv);
+            if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys, pack) {
                 return ctx;
             }
         }
@@ -175,23 +176,32 @@ impl Layer {
     ) -> Tensor {
         let p = if train { dropout } else { 0.0 };
         let ctx = self.attention(xs, mask, projection, p);
+        // The packed weights of the inference path (see `kernels::PackCache`).
+        let packs = match projection {
+            Projection::Stacked(f) => Some(&f.packs),
+            Projection::Separate => None,
+        };
         let a = if train {
             let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
             self.attn_norm.forward(&a)
         } else {
-            kernels::linear_residual_norm(&ctx, &self.attn_out, xs, &self.attn_norm, self.eps)
+            let pack = packs.map(|p| &p.attn_out);
+            kernels::linear_residual_norm(&ctx, &self.attn_out, xs, &self.attn_norm, self.eps, pack)
         };
         let inter = match self.act.as_str() {
             "relu" => self.intermediate.forward(&a).relu(),
             "gelu_new" | "gelu_pytorch_tanh" => self.intermediate.forward(&a).gelu("tanh"),
-            _ if !train => kernels::linear_gelu(&a, &self.intermediate),
+            _ if !train => {
+                kernels::linear_gelu(&a, &self.intermediate, packs.map(|p| &p.intermediate))
+            }
             _ => self.intermediate.forward(&a).gelu("none"),
         };
         if train {
             let out = self.output.forward(&inter).dropout(dropout, train) + a;
             self.out_norm.forward(&out)
         } else {
-            kernels::linear_residual_norm(&inter, &self.output, &a, &self.out_norm, self.eps)
+            let pack = packs.map(|p| &p.output);
+            kernels::linear_residual_norm(&inter, &self.output, &a, &self.out_norm, self.eps, pack)
         }
     }
 
@@ -204,6 +214,7 @@ impl Layer {
         StackedQkv {
             weight: Tensor::cat(&[&self.query.ws, &self.key.ws, &self.value.ws], 0),
             bias: Tensor::cat(&[bias(&self.query), bias(&self.key), bias(&self.value)], 0),
+            packs: LayerPacks::default(),
         }
     }
 }
@@ -250,11 +261,23 @@ enum Projection<'a> {
 }
 
 /// The query, key and value weights of one layer stacked into one `[3h, h]` matrix (and
-/// `[3h]` bias), a copy made for inference: one matrix product instead of three.
+/// `[3h]` bias), a copy made for inference: one matrix product instead of three. With it,
+/// the packed copies of the layer's four product weights, made on first use.
 #[derive(Debug)]
 struct StackedQkv {
     weight: Tensor,
     bias: Tensor,
+    packs: LayerPacks,
+}
+
+/// One layer's weights packed for the CPU product kernel (`kernels::PackCache`): the
+/// stacked projection, the attention output, the intermediate and the output layers.
+#[derive(Debug, Default)]
+struct LayerPacks {
+    qkv: kernels::PackCache,
+    attn_out: kernels::PackCache,
+    intermediate: kernels::PackCache,
+    output: kernels::PackCache,
 }
 
 /// The BERT encoder stack (embeddings + transformer layers), without the pooler.

@@ -5,6 +5,7 @@
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
+use super::gemm::{PackCache, product as packed_or_torch};
 use super::math::exp_nonpositive;
 use super::storage::{data, data_mut};
 use super::tile::{LANES, Operand, ROWS, TileFn};
@@ -31,6 +32,7 @@ pub(crate) fn self_attention(
     bias: &Tensor,
     heads: usize,
     key_bias: Option<&[f32]>,
+    pack: Option<&PackCache>,
 ) -> Option<Tensor> {
     let cpu_f32 =
         |t: &Tensor| t.device() == Device::Cpu && t.kind() == Kind::Float && !t.requires_grad();
@@ -47,7 +49,7 @@ pub(crate) fn self_attention(
     {
         return None;
     }
-    let all = x.linear::<&Tensor>(weight, None);
+    let all = packed_or_torch(x, weight, pack);
     let bias = bias.contiguous();
     let mut ctx = Tensor::zeros([b as i64, s as i64, h as i64], (Kind::Float, Device::Cpu));
     // SAFETY: `all` (the product) and `ctx` (the zeros) were just made here and share their
@@ -251,7 +253,7 @@ mod tests {
                 let bias = Tensor::randn([3 * h], opts) * 0.5;
                 // Unpadded.
                 let want = reference_attention(&x, &weight, &bias, heads, None);
-                let got = self_attention(&x, &weight, &bias, heads as usize, None)
+                let got = self_attention(&x, &weight, &bias, heads as usize, None, None)
                     .expect("the fast path applies to f32 CPU tensors");
                 let diff = f64::try_from((&got - &want).abs().max()).unwrap_or(f64::NAN);
                 assert!(diff < 1e-5, "b={b} s={s} h={h} heads={heads}: {diff}");
@@ -266,7 +268,7 @@ mod tests {
                 .view([b, 1, 1, s]);
                 let keys = Vec::<f32>::try_from(mask.reshape([-1])).unwrap_or_default();
                 let want = reference_attention(&x, &weight, &bias, heads, Some(&mask));
-                let got = self_attention(&x, &weight, &bias, heads as usize, Some(&keys))
+                let got = self_attention(&x, &weight, &bias, heads as usize, Some(&keys), None)
                     .expect("the fast path applies with a key bias");
                 let diff = f64::try_from((&got - &want).abs().max()).unwrap_or(f64::NAN);
                 assert!(
@@ -283,33 +285,42 @@ mod tests {
         let x = Tensor::randn([1, 3, 8], opts);
         let (w, b) = (Tensor::randn([24, 8], opts), Tensor::randn([24], opts));
         assert!(
-            self_attention(&x, &w, &b, 3, None).is_none(),
+            self_attention(&x, &w, &b, 3, None, None).is_none(),
             "8 is not 3 heads"
         );
-        assert!(self_attention(&x, &w, &b, 0, None).is_none(), "no heads");
+        assert!(
+            self_attention(&x, &w, &b, 0, None, None).is_none(),
+            "no heads"
+        );
         let double = x.to_kind(Kind::Double);
         let (wd, bd) = (w.to_kind(Kind::Double), b.to_kind(Kind::Double));
-        assert!(self_attention(&double, &wd, &bd, 2, None).is_none(), "f64");
         assert!(
-            self_attention(&x, &w, &b, 2, Some(&[0.0; 2])).is_none(),
+            self_attention(&double, &wd, &bd, 2, None, None).is_none(),
+            "f64"
+        );
+        assert!(
+            self_attention(&x, &w, &b, 2, Some(&[0.0; 2]), None).is_none(),
             "bias length"
         );
         let narrow = Tensor::randn([24, 4], opts);
         assert!(
-            self_attention(&x, &narrow, &b, 2, None).is_none(),
+            self_attention(&x, &narrow, &b, 2, None, None).is_none(),
             "weight shape"
         );
         let empty = Tensor::zeros([1, 3, 0], opts);
         let (w0, b0) = (Tensor::zeros([0, 0], opts), Tensor::zeros([0], opts));
         assert!(
-            self_attention(&empty, &w0, &b0, 2, None).is_none(),
+            self_attention(&empty, &w0, &b0, 2, None, None).is_none(),
             "hidden 0"
         );
         assert!(
-            self_attention(&x, &w, &b, 2, None).is_some(),
+            self_attention(&x, &w, &b, 2, None, None).is_some(),
             "this one applies"
         );
         let w = w.set_requires_grad(true);
-        assert!(self_attention(&x, &w, &b, 2, None).is_none(), "gradients");
+        assert!(
+            self_attention(&x, &w, &b, 2, None, None).is_none(),
+            "gradients"
+        );
     }
 }

@@ -7,13 +7,15 @@ use rayon::prelude::*;
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
+use super::gemm::{PackCache, product as packed_or_torch};
 use super::math::gelu;
 use super::parallel;
 use super::storage::{data, data_mut};
 
-/// `gelu(x W^T + b)` for the linear layer `lin`, exact (erf) GELU.
-pub(crate) fn linear_gelu(x: &Tensor, lin: &nn::Linear) -> Tensor {
-    let mut out = match product(x, lin, None) {
+/// `gelu(x W^T + b)` for the linear layer `lin`, exact (erf) GELU; `pack` holds the
+/// packed copy of `lin`'s weight (see `super::gemm`), if any.
+pub(crate) fn linear_gelu(x: &Tensor, lin: &nn::Linear, pack: Option<&PackCache>) -> Tensor {
+    let mut out = match product(x, lin, None, pack) {
         Ok(out) => out,
         Err(with_bias) => return with_bias.gelu("none"),
     };
@@ -44,8 +46,9 @@ pub(crate) fn linear_residual_norm(
     residual: &Tensor,
     norm: &nn::LayerNorm,
     eps: f64,
+    pack: Option<&PackCache>,
 ) -> Tensor {
-    let mut out = match product(x, lin, Some(residual)) {
+    let mut out = match product(x, lin, Some(residual), pack) {
         Ok(out) => out,
         Err(with_bias) => return norm.forward(&(with_bias + residual)),
     };
@@ -86,11 +89,16 @@ pub(crate) fn linear_residual_norm(
 /// The product `x W^T`: without its bias when a fused pass may finish it in place (`Ok`),
 /// else with it, through libtorch's ops (`Err`; off the CPU that is one product with the
 /// bias added in its epilogue).
-fn product(x: &Tensor, lin: &nn::Linear, residual: Option<&Tensor>) -> Result<Tensor, Tensor> {
+fn product(
+    x: &Tensor,
+    lin: &nn::Linear,
+    residual: Option<&Tensor>,
+    pack: Option<&PackCache>,
+) -> Result<Tensor, Tensor> {
     if x.device() != Device::Cpu || x.kind() != Kind::Float {
         return Err(x.apply(lin));
     }
-    let out = x.linear::<&Tensor>(&lin.ws, None);
+    let out = packed_or_torch(x, &lin.ws, pack);
     if fast(&out, lin, residual) {
         Ok(out)
     } else {
@@ -231,12 +239,12 @@ mod tests {
             let product = x.linear::<&Tensor>(&lin.ws, None);
             assert!(fast(&product, &lin, None), "the fused pass applies here");
             let want = x.apply(&lin).gelu("none");
-            let got = linear_gelu(&x, &lin);
+            let got = linear_gelu(&x, &lin, None);
             let diff = f64::try_from((got - &want).abs().max()).unwrap_or(f64::NAN);
             assert!(diff < 1e-5, "gelu: max difference {diff}");
             let h = want;
             let want = (h.apply(&back) + &x).apply(&norm);
-            let got = linear_residual_norm(&h, &back, &x, &norm, 1e-12);
+            let got = linear_residual_norm(&h, &back, &x, &norm, 1e-12, None);
             let diff = f64::try_from((got - want).abs().max()).unwrap_or(f64::NAN);
             assert!(diff < 1e-5, "residual and norm: max difference {diff}");
         });
@@ -252,7 +260,7 @@ mod tests {
             !fast(&product, &lin, None),
             "trainable weights, gradients on"
         );
-        let y = linear_gelu(&x, &lin);
+        let y = linear_gelu(&x, &lin, None);
         assert!(y.requires_grad(), "the graph is kept for training");
     }
 }

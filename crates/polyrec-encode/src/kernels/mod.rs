@@ -16,7 +16,8 @@
 //! complementary series, so there is no cancellation. The fast path applies only to
 //! contiguous `f32` CPU tensors that need no gradient; anything else takes libtorch's ops.
 //!
-//! The module is laid out by concern: `fused` (the linear-layer passes), `attention`
+//! The module is laid out by concern: `gemm` (the linear layers' products against weights
+//! packed once), `fused` (the linear-layer passes), `attention`
 //! (self-attention from the stacked projection), `tile` (register tiles of small products,
 //! portable) and `x86` (the same tiles in AVX-512 and AVX2 registers), `math` (GELU and
 //! `exp`), and `storage` (a tensor's values as a slice, layout checked). This file holds
@@ -58,6 +59,7 @@ macro_rules! multiversioned {
 
 mod attention;
 mod fused;
+mod gemm;
 mod math;
 mod storage;
 mod tile;
@@ -66,6 +68,7 @@ mod x86;
 
 pub(crate) use attention::self_attention;
 pub(crate) use fused::{linear_gelu, linear_residual_norm};
+pub(crate) use gemm::PackCache;
 
 /// The tile product for this CPU: AVX-512, else AVX2 with FMA, else portable code.
 fn tile_product() -> tile::TileFn {
