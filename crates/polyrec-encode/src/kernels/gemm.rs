@@ -3,7 +3,8 @@
 //!
 //! libtorch hands these products to MKL, which packs both operands on every call, scales
 //! the output by `beta = 0` in a pass of its own and, on AMD's CPUs, runs the kernel of its
-//! default code path (about 95 GFLOP/s on one Zen 4 core against 105-110 for this one).
+//! default code path (see `docs/benchmarks.md`, "What the packed products change", for the
+//! measured difference).
 //! Here the weight `W [n, k]` is packed once per [`PackCache`] into panels of 32
 //! columns, each `k` steps of 32 contiguous values; a product then packs its input in
 //! blocks of 12 rows (each `KC` steps of 12 values, so the block stays in the first-level
