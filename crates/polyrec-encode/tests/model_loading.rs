@@ -269,8 +269,7 @@ fn the_fused_inference_path_matches_the_training_path() -> Result<(), Box<dyn st
         "Heat (1995). Genres: Action, Crime, Thriller",
         "",
         "一部关于友谊的电影 🎬",
-        // Long enough that the batch has more rows (texts x tokens) than the packed
-        // product kernel's threshold, so that its path is compared as well.
+        // A longer text, so that the batch pads the others a good deal.
         "I ordered this dress in my usual size and it fits well through the shoulders, \
          but the fabric is thinner than the photos suggest and the lining bunches at the \
          waist after one wash; lovely colour, comfortable for a long day, and I would buy \

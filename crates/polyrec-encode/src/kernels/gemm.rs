@@ -35,9 +35,6 @@ const MR: usize = 12;
 const KC: usize = 384;
 /// Columns per pass over all rows: their panels stay in the second-level cache.
 const NC: usize = 256;
-/// Fewest rows for which a product packs the weight (below, libtorch's product is as good
-/// and a one-off request does not pay for the packing).
-pub(crate) const MIN_ROWS: usize = 96;
 
 /// A weight `[n, k]` packed into panels of [`NR`] columns: panel `p` holds, for each step
 /// `t < k`, the values `W[p NR + c][t]` for `c < NR` (zeros past `n`).
@@ -80,8 +77,7 @@ impl PackedWeight {
     }
 }
 
-/// The packed copy of one weight, made by the first product with at least [`MIN_ROWS`]
-/// rows and kept for the cache's life (one [`crate::bert::BertInference`]: made again
+/// The packed copy of one weight, made by the first product and kept for the cache's life (one [`crate::bert::BertInference`]: made again
 /// whenever the weights may have changed).
 #[derive(Debug, Default)]
 pub(crate) struct PackCache(OnceLock<Option<PackedWeight>>);
@@ -95,7 +91,7 @@ impl PackCache {
 }
 
 /// `x W^T` without bias for `x [.., k]` and `weight [n, k]`: through the packed kernel when
-/// `cache` is given and the product is large enough, else libtorch's.
+/// `cache` is given and the kernel applies, else libtorch's.
 pub(crate) fn product(x: &Tensor, weight: &Tensor, cache: Option<&PackCache>) -> Tensor {
     cache
         .and_then(|cache| packed_product(x, weight, cache))
@@ -108,7 +104,10 @@ fn packed_product(x: &Tensor, weight: &Tensor, cache: &PackCache) -> Option<Tens
     }
     let mut shape = x.size();
     let k = usize::try_from(*shape.last()?).ok()?;
-    if k == 0 || x.numel() / k < MIN_ROWS {
+    // Every product takes the kernel, however few its rows: a row's result then depends on
+    // that row alone (the kernel sums each one in the same order in any block), so a text
+    // gets the same bytes in any batch, as the embedding cache and sharded runs require.
+    if k == 0 || x.numel() == 0 {
         return None;
     }
     let w = cache.weight(weight)?;
@@ -423,18 +422,37 @@ mod tests {
     }
 
     #[test]
-    fn small_products_and_other_tensors_take_libtorch() {
+    fn other_tensors_take_libtorch() {
         let cache = PackCache::default();
         let w = Tensor::from_slice(&values(8 * 4, 3)).view([8, 4]);
-        let x = Tensor::from_slice(&values((MIN_ROWS - 1) * 4, 4)).view([-1, 4]);
-        let y = product(&x, &w, Some(&cache));
-        assert_eq!(y.size(), [MIN_ROWS as i64 - 1, 8]);
-        assert!(cache.0.get().is_none(), "too few rows: nothing packed");
-        let x = Tensor::from_slice(&values(MIN_ROWS * 4, 5))
+        let x = Tensor::from_slice(&values(100 * 4, 5))
             .view([-1, 4])
             .to_kind(Kind::Double);
         let y = product(&x, &w.to_kind(Kind::Double), Some(&cache));
         assert_eq!(y.kind(), Kind::Double);
+        assert_eq!(y.size(), [100, 8]);
+        assert!(cache.0.get().is_none(), "f64: nothing packed");
+    }
+
+    #[test]
+    fn a_row_gets_the_same_bits_alone_and_in_any_block() {
+        if !kernel_available() {
+            return;
+        }
+        let (m, n, k) = (50, 70, 800);
+        let a = values(m * k, 7);
+        let w = PackedWeight::from_rows(&values(n * k, 8), n, k);
+        let mut all = vec![0.0f32; m * n];
+        gemm(&a, &w, &mut all);
+        for row in [0, 11, 12, 37, 49] {
+            let mut alone = vec![0.0f32; n];
+            gemm(&a[row * k..(row + 1) * k], &w, &mut alone);
+            let same = alone
+                .iter()
+                .zip(&all[row * n..(row + 1) * n])
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "row {row} differs alone and among {m} rows");
+        }
     }
 
     #[test]
