@@ -205,6 +205,20 @@ impl Layer {
         }
     }
 
+    /// Every parameter the inference weights are made from.
+    fn inference_sources(&self) -> impl Iterator<Item = &Tensor> {
+        [
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.attn_out,
+            &self.intermediate,
+            &self.output,
+        ]
+        .into_iter()
+        .flat_map(|l| std::iter::once(&l.ws).chain(l.bs.as_ref()))
+    }
+
     /// A copy of the query, key and value weights stacked (call without gradients).
     fn stacked_qkv(&self) -> StackedQkv {
         let bias = |l: &nn::Linear| {
@@ -286,6 +300,24 @@ pub struct BertModel {
     embeddings: Embeddings,
     layers: Vec<Layer>,
     dropout: f64,
+    /// The inference weights last made, kept while the parameters they come from are
+    /// unchanged (see [`BertModel::inference_for`]).
+    prepared: std::sync::Mutex<Option<Prepared>>,
+}
+
+/// The data pointer and version counter of every parameter the inference weights are made
+/// from (see [`BertModel::parameters_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParametersKey(Option<Vec<(usize, i64)>>);
+
+/// The inference weights of every layer (stacked projections, and their packed copies made
+/// on first use), with what identifies the parameters they were made from: each one's data
+/// pointer and libtorch version counter, which every in-place change (loading, an
+/// optimiser step) bumps.
+#[derive(Debug)]
+struct Prepared {
+    key: Vec<(usize, i64)>,
+    stacked: Vec<StackedQkv>,
 }
 
 impl BertModel {
@@ -299,6 +331,7 @@ impl BertModel {
                 .map(|i| Layer::new(&(&enc / i), c))
                 .collect(),
             dropout: 0.1,
+            prepared: std::sync::Mutex::new(None),
         }
     }
 
@@ -316,13 +349,54 @@ impl BertModel {
     }
 
     /// The model prepared for inference: each layer's query, key and value weights
-    /// stacked into one product. The stacked weights are a copy, so make a new
-    /// [`BertInference`] after the weights change (fine-tuning, loading).
+    /// stacked into one product (and, on the CPUs that take it, the products' weights
+    /// packed for the kernel on first use). These copies are kept across calls and made
+    /// again when a parameter has changed since (fine-tuning, loading).
     pub fn inference(&self) -> BertInference<'_> {
-        let stacked = tch::no_grad(|| self.layers.iter().map(Layer::stacked_qkv).collect());
+        self.inference_for(&self.parameters_key())
+    }
+
+    /// What identifies the parameters the inference weights are made from (`None` when
+    /// libtorch cannot tell a version: the weights are then made again every time).
+    pub(crate) fn parameters_key(&self) -> ParametersKey {
+        ParametersKey(
+            self.layers
+                .iter()
+                .flat_map(Layer::inference_sources)
+                .map(|t| Some((t.data_ptr() as usize, t.f_internal_version().ok()?)))
+                .collect(),
+        )
+    }
+
+    /// [`BertModel::inference`] for a model whose parameters share their storage with
+    /// another's (a replica): the copies are checked against that model's
+    /// [`BertModel::parameters_key`], whose version counters the in-place changes bump (a
+    /// replica's own counters do not see them).
+    pub(crate) fn inference_for(&self, key: &ParametersKey) -> BertInference<'_> {
+        let key = key.0.clone();
+        let make = || tch::no_grad(|| self.layers.iter().map(Layer::stacked_qkv).collect());
+        let mut prepared = match self.prepared.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            // Another pass holds the kept weights (a `BertInference` still alive): this
+            // pass makes its own copy rather than wait for it (a deadlock).
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return BertInference {
+                    model: self,
+                    weights: Weights::Own(make()),
+                };
+            }
+        };
+        let fresh = matches!((&*prepared, &key), (Some(p), Some(k)) if &p.key == k);
+        if !fresh {
+            *prepared = Some(Prepared {
+                key: key.unwrap_or_default(),
+                stacked: make(),
+            });
+        }
         BertInference {
             model: self,
-            stacked,
+            weights: Weights::Kept(prepared),
         }
     }
 
@@ -364,13 +438,23 @@ impl BertModel {
 
 /// A [`BertModel`] ready for inference ([`BertModel::inference`]): the one entry point of
 /// the fast path, which stacks each layer's query/key/value projection into one product
-/// and, on the CPU, runs the hand-written attention and fused passes. It holds a copy of
-/// the stacked weights made when it was created, so it lives for one batch of work (the
-/// encoder makes one per call and worker) and is made again after the weights change.
+/// and, on the CPU, runs the hand-written attention and fused passes. It holds the model's
+/// kept inference weights for one batch of work (the encoder makes one per call and
+/// worker); a pass made while another is alive gets a copy of its own instead of waiting
+/// for it.
 #[derive(Debug)]
 pub struct BertInference<'a> {
     model: &'a BertModel,
-    stacked: Vec<StackedQkv>,
+    weights: Weights<'a>,
+}
+
+/// The stacked weights a [`BertInference`] runs with.
+#[derive(Debug)]
+enum Weights<'a> {
+    /// The model's kept copy, locked for this pass.
+    Kept(std::sync::MutexGuard<'a, Option<Prepared>>),
+    /// A copy of this pass's own, made while another pass held the kept one.
+    Own(Vec<StackedQkv>),
 }
 
 impl BertInference<'_> {
@@ -378,7 +462,11 @@ impl BertInference<'_> {
     /// (both `[batch, seq]`, int64); no dropout and no gradients. Matches
     /// [`BertModel::forward_t`] without `train` to float rounding.
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Tensor {
-        tch::no_grad(|| self.model.run(ids, attention_mask, &self.stacked, false))
+        let stacked = match &self.weights {
+            Weights::Kept(kept) => kept.as_ref().map_or(&[][..], |p| &p.stacked[..]),
+            Weights::Own(own) => &own[..],
+        };
+        tch::no_grad(|| self.model.run(ids, attention_mask, stacked, false))
     }
 }
 

@@ -311,8 +311,8 @@ impl SentenceEncoder {
         let (pad_id, device) = (self.files.bert.pad_token_id, self.options.device);
         let (pooling, normalize) = (self.files.pooling, self.files.normalize);
         let tokens = &tokens;
-        // A `BertInference` is made once per call (and worker), so its stacked weights always
-        // match the current (possibly fine-tuned) weights.
+        // A `BertInference` is made once per call (and worker); its weights are checked
+        // against the current (possibly fine-tuned) parameters each time.
         let run = move |model: &BertInference<'_>, chunk: &[usize]| -> Result<Vec<f32>> {
             let group: Vec<&Tokens> = chunk.iter().map(|&i| &tokens[i]).collect();
             let (ids, mask) = pad(&group, pad_id, device);
@@ -340,6 +340,7 @@ impl SentenceEncoder {
             return Ok(Embeddings { dim, data: out });
         }
         let replicas = self.replicas_for(workers)?;
+        let key = &self.model.parameters_key();
         // Workers take the next batch from a shared counter (longest first), so the
         // uneven batch costs balance out.
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -347,14 +348,14 @@ impl SentenceEncoder {
             let handles: Vec<_> = replicas
                 .iter()
                 .map(|replica| {
-                    let (next, chunks, run) = (&next, &chunks, &run);
+                    let (next, chunks, run, key) = (&next, &chunks, &run, key);
                     s.spawn(move || -> Result<Vec<Done>> {
                         let guard = replica.lock().map_err(|_| {
                             Error::Worker("a worker panicked during an earlier call".into())
                         })?;
                         let mut done = Vec::new();
                         tch::no_grad(|| -> Result<()> {
-                            let model = guard.model.inference();
+                            let model = guard.model.inference_for(key);
                             loop {
                                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 let Some(chunk) = chunks.get(k) else {

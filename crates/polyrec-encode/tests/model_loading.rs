@@ -403,3 +403,110 @@ fn every_pooling_mode_loads_in_both_config_forms() -> Result<(), Box<dyn std::er
     );
     Ok(())
 }
+
+#[test]
+fn inference_weights_follow_a_parameter_changed_in_place() -> Result<(), Box<dyn std::error::Error>>
+{
+    // The inference weights (stacked, packed) are kept across calls; a parameter changed in
+    // place (an optimiser step, a load) must be seen by the next call, on the calling
+    // thread's model and on every worker's replica alike.
+    for workers in [1, 2] {
+        let mut enc = SentenceEncoder::load(
+            real_dir(),
+            EncoderOptions {
+                device: Device::Cpu,
+                batch_size: 1,
+                cpu_workers: Some(workers),
+                ..Default::default()
+            },
+        )?;
+        let texts = [
+            "Heat (1995). Genres: Action, Crime, Thriller",
+            "a light comedy for a rainy evening",
+        ];
+        let before = enc.encode(&texts)?;
+        tch::no_grad(|| {
+            for (name, mut t) in enc.var_store().variables() {
+                if name.starts_with("encoder.layer.3.") && name.ends_with(".weight") {
+                    let _ = t.g_mul_scalar_(0.5);
+                }
+            }
+        });
+        let after = enc.encode(&texts)?;
+        enc.unfreeze_top_layers(0);
+        let tokens = enc.tokenize(&texts)?;
+        let (ids, mask) = enc.pad(&tokens.iter().collect::<Vec<_>>());
+        let want = Vec::<f32>::try_from(enc.forward_t(&ids, &mask, false).contiguous().view([-1]))?;
+        let worst = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max)
+        };
+        assert!(
+            worst(&before.data, &after.data) > 1e-3,
+            "{workers} workers: the change is visible"
+        );
+        assert!(
+            worst(&after.data, &want) < 1e-5,
+            "{workers} workers: the next call uses the changed weights ({})",
+            worst(&after.data, &want)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn passes_on_one_model_never_wait_on_each_other() -> Result<(), Box<dyn std::error::Error>> {
+    // The kept inference weights are locked by the pass that uses them; a second pass made
+    // while the first is alive works on a copy of its own and gets the same result,
+    // instead of waiting for the first (a deadlock).
+    use polyrec_encode::{BertConfig, BertModel};
+    let config = BertConfig {
+        vocab_size: 50,
+        hidden_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        intermediate_size: 128,
+        max_position_embeddings: 32,
+        type_vocab_size: 2,
+        layer_norm_eps: 1e-12,
+        hidden_act: "gelu".into(),
+        pad_token_id: 0,
+        model_type: None,
+    };
+    tch::manual_seed(7);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let model = BertModel::new(&vs.root(), &config);
+    let ids = Tensor::from_slice(&[3i64, 9, 17, 4, 0, 0, 21, 5, 8, 11, 12, 2]).view([2, 6]);
+    let mask = ids.ne(0).to_kind(Kind::Int64);
+    let values = |t: Tensor| Vec::<f32>::try_from(t.contiguous().view([-1]));
+    let first = model.inference();
+    let second = model.inference();
+    let (a, b) = (
+        values(first.forward(&ids, &mask))?,
+        values(second.forward(&ids, &mask))?,
+    );
+    drop(first);
+    drop(second);
+    // Once both are gone, the next pass takes the kept weights again.
+    let c = values(model.inference().forward(&ids, &mask))?;
+    let want = values(tch::no_grad(|| model.forward_t(&ids, &mask, false)))?;
+    for (name, got) in [("first", &a), ("second", &b), ("next", &c)] {
+        let worst = got
+            .iter()
+            .zip(&want)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-5,
+            "{name} pass differs from forward_t by {worst}"
+        );
+    }
+    assert_eq!(
+        a, b,
+        "a pass on a copy gets the same bits as one on the kept weights"
+    );
+    assert_eq!(a, c, "the kept weights are unchanged by a copy's pass");
+    Ok(())
+}

@@ -77,8 +77,8 @@ impl PackedWeight {
     }
 }
 
-/// The packed copy of one weight, made by the first product and kept for the cache's life (one [`crate::bert::BertInference`]: made again
-/// whenever the weights may have changed).
+/// The packed copy of one weight, made by the first product and kept for the cache's life
+/// (the model's inference weights: made again whenever the parameters have changed).
 #[derive(Debug, Default)]
 pub(crate) struct PackCache(OnceLock<Option<PackedWeight>>);
 
