@@ -48,6 +48,12 @@ impl RawTable {
         (0..self.header.len()).map(|c| self.cell(r, c)).collect()
     }
 
+    /// [`RawTable::row`] into a buffer the caller reuses across rows (no allocation per row).
+    pub fn row_into<'t>(&'t self, r: usize, out: &mut Vec<&'t str>) {
+        out.clear();
+        out.extend((0..self.header.len()).map(|c| self.cell(r, c)));
+    }
+
     /// Rows read plus rows rejected while reading.
     pub fn total_rows(&self) -> usize {
         self.lines.len() + self.errors.len()
@@ -585,6 +591,13 @@ mod tests {
         let t = parse_table(text, Path::new("x.jsonl"), Format::Jsonl).unwrap_or_default();
         assert_eq!(t.header, ["g", "u", "t"]);
         assert_eq!(t.row(0), ["a b", "1", ""]);
+        let mut buf = vec!["left over"];
+        t.row_into(0, &mut buf);
+        assert_eq!(
+            buf,
+            t.row(0),
+            "row_into clears the buffer, then gives the row"
+        );
         assert_eq!(t.errors[0].line, 3);
     }
 }

@@ -159,8 +159,9 @@ impl Loader<'_> {
         };
         let mut attributes = AttributeColumns::new(&cols);
         let before = self.rejects.len();
+        let mut fields = Vec::with_capacity(t.header.len());
         for r in 0..t.len() {
-            let fields = t.row(r);
+            t.row_into(r, &mut fields);
             let at = RowAt::new(&path, &t, r, &fields);
             let id = fields[cols.id].trim();
             let row = match self.entity_row(es, &cols, &table.ids, &at, id) {

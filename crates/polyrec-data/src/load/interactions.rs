@@ -121,8 +121,9 @@ impl Loader<'_> {
             },
         };
         let mut labels = vec![0f32; spec.tasks.len()];
+        let mut fields = Vec::with_capacity(t.header.len());
         for r in 0..t.len() {
-            let fields = t.row(r);
+            t.row_into(r, &mut fields);
             let at = RowAt::new(&path, &t, r, &fields);
             if let Err(e) = self.interaction_row(&mut log, &cols, &at, &mut labels) {
                 self.reject(e)?;
@@ -155,13 +156,14 @@ impl Loader<'_> {
             None => 0,
         };
         let scenario = match cols.scenario {
-            Some(c) => self
-                .scenario_of(at.fields[c])
-                .map_err(|reason| at.reject_column(c, format!("scenario: {reason}")))?,
-            None => log.catalog_scenario(self.spec, user, &item),
+            Some(c) => std::borrow::Cow::Owned(
+                self.scenario_of(at.fields[c])
+                    .map_err(|reason| at.reject_column(c, format!("scenario: {reason}")))?,
+            ),
+            None => std::borrow::Cow::Borrowed(log.catalog_scenario(self.spec, user, &item)),
         };
         self.interaction_labels(log, cols, at, user, &item, labels)?;
-        if self.scenarios.get(&scenario).is_none() && self.scenarios.len() >= MAX_SCENARIOS {
+        if self.scenarios.len() >= MAX_SCENARIOS && self.scenarios.get(&scenario).is_none() {
             let reason = self.limit(format!(
                 "more than {MAX_SCENARIOS} scenarios (a scenario id is 16 bits); group the \
                  values with `buckets` or pick a coarser field"
@@ -224,7 +226,7 @@ impl Loader<'_> {
     }
 }
 
-impl InteractionLog<'_> {
+impl<'c> InteractionLog<'c> {
     /// The row's user: known to the catalog, or (without a catalog) a new or known id; each
     /// row is its own anonymous user when the log has no user column.
     fn user(
@@ -265,20 +267,20 @@ impl InteractionLog<'_> {
     }
 
     /// The scenario of a row whose scenario field is in a catalog (or `all` without one).
-    fn catalog_scenario(&self, spec: &DatasetSpec, user: u32, item: &RowItem<'_>) -> String {
+    fn catalog_scenario(&self, spec: &DatasetSpec, user: u32, item: &RowItem<'_>) -> &'c str {
         match spec.scenario.as_ref().map(|s| s.from) {
             Some(Source::User) => self
                 .users
-                .and_then(|u| u.scenario[user as usize].clone())
+                .and_then(|u| u.scenario[user as usize].as_deref())
                 .unwrap_or_default(),
             Some(Source::Item) => match item {
                 RowItem::Known(i) => self
                     .items
-                    .and_then(|c| c.scenario[*i as usize].clone())
+                    .and_then(|c| c.scenario[*i as usize].as_deref())
                     .unwrap_or_default(),
-                RowItem::New(_) => String::new(),
+                RowItem::New(_) => "",
             },
-            _ => "all".to_string(),
+            _ => "all",
         }
     }
 
