@@ -8,6 +8,15 @@ use std::path::Path;
 use polyrec_encode::{EmbeddingCache, EncoderOptions, Error, SentenceEncoder, TextEncoder, io};
 use tch::{Device, Kind, Tensor};
 
+/// The largest absolute difference between two equally long vectors.
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "vectors of different lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
 fn real_dir() -> std::path::PathBuf {
     setup_paths::model_dir().unwrap_or_default()
 }
@@ -285,20 +294,11 @@ fn the_fused_inference_path_matches_the_training_path() -> Result<(), Box<dyn st
     );
     let slow = Vec::<f32>::try_from(slow.detach().contiguous().view([-1]))?;
     assert_eq!(slow.len(), fast.data.len());
-    let worst = slow
-        .iter()
-        .zip(&fast.data)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_abs_diff(&slow, &fast.data);
     assert!(worst < 1e-5, "largest difference {worst}");
     // One text alone: no padding, so no attention mask at all.
     let alone = enc.encode(&texts[..1])?;
-    let worst = alone
-        .row(0)
-        .iter()
-        .zip(fast.row(0))
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let worst = max_abs_diff(alone.row(0), fast.row(0));
     assert!(
         worst < 1e-5,
         "unpadded vs padded: largest difference {worst}"
@@ -437,20 +437,14 @@ fn inference_weights_follow_a_parameter_changed_in_place() -> Result<(), Box<dyn
         let tokens = enc.tokenize(&texts)?;
         let (ids, mask) = enc.pad(&tokens.iter().collect::<Vec<_>>());
         let want = Vec::<f32>::try_from(enc.forward_t(&ids, &mask, false).contiguous().view([-1]))?;
-        let worst = |a: &[f32], b: &[f32]| {
-            a.iter()
-                .zip(b)
-                .map(|(x, y)| (x - y).abs())
-                .fold(0.0f32, f32::max)
-        };
         assert!(
-            worst(&before.data, &after.data) > 1e-3,
+            max_abs_diff(&before.data, &after.data) > 1e-3,
             "{workers} workers: the change is visible"
         );
         assert!(
-            worst(&after.data, &want) < 1e-5,
+            max_abs_diff(&after.data, &want) < 1e-5,
             "{workers} workers: the next call uses the changed weights ({})",
-            worst(&after.data, &want)
+            max_abs_diff(&after.data, &want)
         );
     }
     Ok(())
@@ -493,11 +487,7 @@ fn passes_on_one_model_never_wait_on_each_other() -> Result<(), Box<dyn std::err
     let c = values(model.inference().forward(&ids, &mask))?;
     let want = values(tch::no_grad(|| model.forward_t(&ids, &mask, false)))?;
     for (name, got) in [("first", &a), ("second", &b), ("next", &c)] {
-        let worst = got
-            .iter()
-            .zip(&want)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let worst = max_abs_diff(got, &want);
         assert!(
             worst < 1e-5,
             "{name} pass differs from forward_t by {worst}"
