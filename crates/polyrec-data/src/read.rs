@@ -94,12 +94,16 @@ impl RawTable {
     }
 
     /// Pushes the fields as a row when there are exactly `width` of them; otherwise leaves
-    /// the table as it was and returns the count found. One pass over the line.
+    /// the table as it was and returns the count found. One pass over the line. With
+    /// `whole`, the fields are slices of that text, which becomes the table's text once
+    /// every row is in ([`parse_delimited_owned`]): the cells then point into it and
+    /// nothing is copied.
     fn push_row_of_width<'a>(
         &mut self,
         line: usize,
         width: usize,
         fields: impl Iterator<Item = &'a str>,
+        whole: Option<&str>,
     ) -> std::result::Result<(), usize> {
         let (buf_len, cells_len) = (self.buf.len(), self.cells.len());
         let mut count = 0;
@@ -108,11 +112,21 @@ impl RawTable {
             if count > width {
                 continue;
             }
-            let Some((s, e)) = self.offsets(f) else {
+            let at = match whole {
+                // `f` lies within `whole`, which is at most u32::MAX bytes long.
+                Some(w) => (f.as_ptr() as usize)
+                    .checked_sub(w.as_ptr() as usize)
+                    .filter(|s| s + f.len() <= w.len())
+                    .and_then(|s| Some((u32::try_from(s).ok()?, u32::try_from(s + f.len()).ok()?))),
+                None => self.offsets(f),
+            };
+            let Some((s, e)) = at else {
                 count = usize::MAX;
                 break;
             };
-            self.buf.push_str(f);
+            if whole.is_none() {
+                self.buf.push_str(f);
+            }
             self.cells.push((s, e));
         }
         if count != width {
@@ -141,24 +155,19 @@ pub fn read_table(path: &Path, format: Option<Format>) -> Result<RawTable> {
     })?;
     match format {
         Format::Parquet => read_parquet(path),
-        _ => {
-            let bytes = read_bytes(path)?;
-            parse_table(&bytes, path, format)
+        Format::Atomic | Format::Tsv | Format::Headerless => {
+            Ok(parse_delimited_owned(read_bytes(path)?, path, format))
         }
+        _ => parse_table(&read_bytes(path)?, path, format),
     }
 }
 
 /// Parses in-memory bytes of a text format. Never panics, whatever the bytes.
 pub fn parse_table(bytes: &[u8], path: &Path, format: Format) -> Result<RawTable> {
     match format {
-        Format::Atomic | Format::Tsv => Ok(parse_delimited(
-            bytes,
-            path,
-            b'\t',
-            true,
-            format == Format::Atomic,
-        )),
-        Format::Headerless => Ok(parse_delimited(bytes, path, b'\t', false, false)),
+        Format::Atomic | Format::Tsv | Format::Headerless => {
+            Ok(parse_delimited_owned(bytes.to_vec(), path, format))
+        }
         Format::Csv => parse_csv(bytes, path),
         Format::Jsonl => Ok(parse_jsonl(bytes, path)),
         Format::Parquet => Err(Error::spec(path, "parquet data must be read from a file")),
@@ -184,6 +193,20 @@ fn lines_of(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
+/// The fields of a line split on an ASCII delimiter, like `str::split` on it but with one
+/// `memchr` scan for the whole line.
+fn split_on(text: &str, delim: u8) -> impl Iterator<Item = &str> {
+    let mut ends = memchr::memchr_iter(delim, text.as_bytes()).chain([text.len()]);
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let end = ends.next()?;
+        // An ASCII byte never falls inside a multi-byte character, so this is a boundary.
+        let field = text.get(start..end)?;
+        start = end + 1;
+        Some(field)
+    })
+}
+
 /// A line as text, or the row error for invalid UTF-8.
 fn utf8_line<'a>(path: &Path, n: usize, l: &'a [u8]) -> std::result::Result<&'a str, RowError> {
     std::str::from_utf8(l).map_err(|e| {
@@ -197,8 +220,27 @@ fn utf8_line<'a>(path: &Path, n: usize, l: &'a [u8]) -> std::result::Result<&'a 
     })
 }
 
+/// A tab-separated format from the file's bytes. A file that is valid UTF-8 as a whole (the
+/// usual case) becomes the table's text as it is, its cells pointing into it; otherwise
+/// each line is checked on its own and the cells of the valid ones are copied.
+fn parse_delimited_owned(bytes: Vec<u8>, path: &Path, format: Format) -> RawTable {
+    let (has_header, atomic) = (format != Format::Headerless, format == Format::Atomic);
+    match String::from_utf8(bytes) {
+        Ok(text) if u32::try_from(text.len()).is_ok() => {
+            let mut t = parse_delimited(Ok(&text), path, b'\t', has_header, atomic);
+            t.buf = text;
+            t
+        }
+        Ok(text) => parse_delimited(Err(text.as_bytes()), path, b'\t', has_header, atomic),
+        Err(e) => parse_delimited(Err(e.as_bytes()), path, b'\t', has_header, atomic),
+    }
+}
+
+/// Splits lines into cells. `Ok(text)`: the whole input, valid UTF-8 of at most u32::MAX
+/// bytes, which the caller makes the table's text (the cells are offsets into it).
+/// `Err(bytes)`: input whose lines are checked one by one, their cells copied.
 fn parse_delimited(
-    bytes: &[u8],
+    input: std::result::Result<&str, &[u8]>,
     path: &Path,
     delim: u8,
     has_header: bool,
@@ -208,6 +250,9 @@ fn parse_delimited(
         file: path.to_path_buf(),
         ..Default::default()
     };
+    // The whole text, when the cells point into it.
+    let whole = input.ok();
+    let bytes = input.map_or_else(|b| b, str::as_bytes);
     let mut lines = lines_of(bytes).filter(|(_, l)| !l.is_empty());
     let mut width = None;
     if has_header && let Some((n, l)) = lines.next() {
@@ -241,7 +286,18 @@ fn parse_delimited(
     }
     let mut split_ws = false;
     for (n, l) in lines {
-        let text = match utf8_line(path, n, l) {
+        let line = match whole {
+            // The line's own slice of the whole text (it starts and ends at ASCII bytes).
+            Some(w) => {
+                let s = (l.as_ptr() as usize).wrapping_sub(w.as_ptr() as usize);
+                w.get(s..s.saturating_add(l.len())).ok_or_else(|| {
+                    let v = String::from_utf8_lossy(l);
+                    RowError::new(path, n, "", v, "line does not end at a character boundary")
+                })
+            }
+            None => utf8_line(path, n, l),
+        };
+        let text = match line {
             Ok(s) => s,
             Err(e) => {
                 t.errors.push(e);
@@ -261,9 +317,9 @@ fn parse_delimited(
         }
         let w = width.unwrap_or(0);
         let pushed = if split_ws {
-            t.push_row_of_width(n, w, text.split_whitespace())
+            t.push_row_of_width(n, w, text.split_whitespace(), whole)
         } else {
-            t.push_row_of_width(n, w, text.split(delim as char))
+            t.push_row_of_width(n, w, split_on(text, delim), whole)
         };
         if let Err(count) = pushed {
             t.errors.push(RowError::new(

@@ -35,6 +35,58 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A valid UTF-8 file has its cells pointed into its text; one invalid line sends it down
+    /// the path that checks and copies line by line. Both read the same rows, lines and
+    /// errors, whatever the bytes (tabs, line ends, multi-byte characters, a BOM).
+    #[test]
+    fn in_place_and_copied_cells_agree(
+        pieces in prop::collection::vec(prop_oneof![
+            Just("\t".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just(" ".to_string()),
+            Just("\u{feff}".to_string()),
+            "[a-z0-9:.]{1,4}",
+            "[é€😀]{1,2}",
+        ], 0..80),
+        at in 0usize..80,
+        fmt in 0usize..3,
+    ) {
+        let format = [Format::Atomic, Format::Tsv, Format::Headerless][fmt];
+        let text = pieces.concat();
+        // The invalid line goes after a line end (or at the end), so the lines before it and
+        // after it are the same lines in both inputs.
+        let cut = text.match_indices('\n').map(|(i, _)| i + 1).nth(at).unwrap_or(text.len());
+        let mut bad = text.as_bytes()[..cut].to_vec();
+        if !bad.is_empty() && !bad.ends_with(b"\n") {
+            bad.push(b'\n');
+        }
+        let bad_line = bad.iter().filter(|&&b| b == b'\n').count() + 1;
+        bad.extend_from_slice(b"\xff\xfe\n");
+        bad.extend_from_slice(&text.as_bytes()[cut..]);
+        let (Ok(good), Ok(mixed)) = (
+            parse_table(text.as_bytes(), Path::new("p"), format),
+            parse_table(&bad, Path::new("p"), format),
+        ) else {
+            return Err(TestCaseError::fail("a tab-separated table always parses"));
+        };
+        // The header is the first non-empty line: only compare when the bad line is not it.
+        prop_assume!(mixed.header == good.header);
+        let shift = |l: usize| if l >= bad_line { l + 1 } else { l };
+        let rows = |t: &polyrec_data::read::RawTable| {
+            (0..t.len()).map(|r| (t.line(r), t.row(r).join("|"))).collect::<Vec<_>>()
+        };
+        let want: Vec<_> = rows(&good).into_iter().map(|(l, r)| (shift(l), r)).collect();
+        let got: Vec<_> = rows(&mixed).into_iter().filter(|(l, _)| *l != bad_line).collect();
+        prop_assert_eq!(got, want);
+        prop_assert!(mixed.errors.iter().any(|e| e.line == bad_line));
+        prop_assert_eq!(mixed.errors.len(), good.errors.len() + 1);
+    }
+}
+
 /// CSV-looking bytes rich in quotes, separators and line ends.
 fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
     let piece = prop_oneof![

@@ -44,9 +44,10 @@ impl Loader<'_> {
             }
             return Ok(f32::from(u8::from(raw == pos)));
         }
-        let v = match raw.to_ascii_lowercase().as_str() {
-            "true" if task.kind == TaskKindSpec::Binary => 1.0,
-            "false" if task.kind == TaskKindSpec::Binary => 0.0,
+        let binary = task.kind == TaskKindSpec::Binary;
+        let v = match raw {
+            _ if binary && raw.eq_ignore_ascii_case("true") => 1.0,
+            _ if binary && raw.eq_ignore_ascii_case("false") => 0.0,
             _ => parse_num(raw).ok_or_else(|| {
                 if raw.eq_ignore_ascii_case("nan") {
                     "NaN is not a valid label".to_string()
