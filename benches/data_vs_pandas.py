@@ -32,8 +32,11 @@ def run(data, example, spec, repeats, rounds):
 
     py = sys.executable
     sides = [
-        sxs.Side("polyrec (parse + validate into a Dataset)", "1 thread (the loader is sequential)",
+        sxs.Side("polyrec (parse + validate into a Dataset)",
+                 "2 threads (the KG's triples beside the catalogs and the log)",
                  [example, spec, str(repeats)], {"RAYON_NUM_THREADS": "2"}),
+        sxs.Side("polyrec, 1 thread", "1 thread",
+                 [example, spec, str(repeats)], {"RAYON_NUM_THREADS": "1"}),
         sxs.Side("pandas read_csv, C engine (parse only)", "1 thread (no parallel path)",
                  [py, __file__, "side", "c", data, str(repeats)]),
         sxs.Side("pandas read_csv, pyarrow engine (parse only)", "2 threads (Arrow's pool)",

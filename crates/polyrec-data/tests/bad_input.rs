@@ -175,6 +175,105 @@ fn skip_accounts_for_every_row() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The triples load beside the log (on a second thread); their rejected rows still come
+/// after the log's, in file order, under both policies, and each file is accounted for.
+#[test]
+fn log_and_triple_rejects_keep_file_order() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = corrupt("ml-100k.kg", 7, b"m.04ctbw8\t\tm.0bln8");
+    let kg = dir.path().join("ml-100k.kg");
+    let mut lines: Vec<String> = std::fs::read_to_string(&kg)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines[2] = "\tfilm.film.actor\tm.02vxxgs".into();
+    std::fs::write(&kg, lines.join("\n"))?;
+    let inter = dir.path().join("ml-100k.inter");
+    let text = std::fs::read_to_string(&inter)?.replacen(
+        "186\t302\t3\t891717742",
+        "186\t302\t7\t891717742",
+        1,
+    );
+    std::fs::write(&inter, text)?;
+    let where_ = |e: &polyrec_data::RowError| {
+        let file = e.file.file_name().map(|f| f.to_string_lossy().to_string());
+        (file.unwrap_or_default(), e.line, e.field.clone())
+    };
+    let want = [
+        ("ml-100k.inter".to_string(), 3, "rating".to_string()),
+        ("ml-100k.kg".to_string(), 3, "head_id".to_string()),
+        ("ml-100k.kg".to_string(), 7, "relation_id".to_string()),
+    ];
+    match Dataset::load_spec(&spec(), dir.path()) {
+        Err(Error::InvalidRows { errors, total }) => {
+            assert_eq!(total, 3);
+            assert_eq!(errors.iter().map(where_).collect::<Vec<_>>(), want);
+        }
+        other => panic!("expected invalid rows, got {:?}", other.map(|d| d.name)),
+    }
+    let mut s = spec();
+    s.on_error = ErrorPolicy::Skip;
+    s.reject_file = Some(dir.path().join("rejects.tsv"));
+    let ds = Dataset::load_spec(&s, dir.path())?;
+    let report = |name: &str| {
+        ds.report
+            .files
+            .iter()
+            .find(|f| f.file.ends_with(name))
+            .map(|f| (f.total, f.rejected))
+    };
+    assert_eq!(report("ml-100k.inter"), Some((100_000, 1)));
+    assert_eq!(report("ml-100k.kg"), Some((91_631, 2)));
+    assert_eq!(ds.kg.as_ref().map(|k| k.triples.len()), Some(91_629));
+    let rejects = std::fs::read_to_string(dir.path().join("rejects.tsv"))?;
+    let got: Vec<(String, usize, String)> = rejects
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let file = Path::new(c[0])
+                .file_name()
+                .map(|f| f.to_string_lossy().to_string());
+            (
+                file.unwrap_or_default(),
+                c[1].parse().unwrap_or(0),
+                c[2].to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    Ok(())
+}
+
+/// Under `fail`, a triples file with more bad rows than are reported stops the load with the
+/// first ones, as when it was read after the log.
+#[test]
+fn many_bad_triples_fail_with_the_first() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = corrupt("ml-100k.kg", 2, b"m.x\tfilm.film.actor\tm.y");
+    let kg = dir.path().join("ml-100k.kg");
+    let mut lines: Vec<String> = std::fs::read_to_string(&kg)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // Rows 2..=501 lose their head (an empty value, found by the triples' checks).
+    for l in lines.iter_mut().skip(1).take(500) {
+        *l = format!("\t{}", l.split_once('\t').map_or("", |(_, rest)| rest));
+    }
+    std::fs::write(&kg, lines.join("\n"))?;
+    match Dataset::load_spec(&spec(), dir.path()) {
+        Err(Error::InvalidRows { errors, total }) => {
+            assert_eq!(total, polyrec_data::MAX_REPORTED_ERRORS);
+            let got: Vec<(usize, &str)> =
+                errors.iter().map(|e| (e.line, e.field.as_str())).collect();
+            let want: Vec<(usize, &str)> = (2..2 + polyrec_data::MAX_REPORTED_ERRORS)
+                .map(|l| (l, "head_id"))
+                .collect();
+            assert_eq!(got, want);
+        }
+        other => panic!("expected invalid rows, got {:?}", other.map(|d| d.name)),
+    }
+    Ok(())
+}
+
 #[test]
 fn missing_columns_and_files_are_clear() {
     let dir = corrupt(

@@ -1,30 +1,34 @@
 //! Knowledge-graph files: triples, item-entity links and entity display names.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 
-use crate::spec::{FileSpec, KgSpec, column};
-use crate::{ItemLink, KgData, Result, RowError, Triple, Vocab};
+use crate::read::read_table;
+use crate::spec::{ErrorPolicy, FileSpec, KgSpec, column};
+use crate::{ItemLink, KgData, MAX_REPORTED_ERRORS, Result, RowError, Triple, Vocab};
 
-use super::Loader;
+use super::{Loader, paths};
 
-impl Loader<'_> {
-    /// Loads triples, then links (against the dataset's item ids), then entity names.
-    pub(super) fn load_kg(&mut self, ks: &KgSpec, items: &Vocab) -> Result<KgData> {
-        let mut kg = KgData::default();
-        self.load_triples(ks, &mut kg)?;
-        self.load_links(ks, items, &mut kg)?;
-        if let Some(f) = &ks.entity_names {
-            self.load_entity_names(f, &mut kg)?;
-        }
-        Ok(kg)
-    }
+/// A triples file read and checked apart from the loader's state, so that it can run on
+/// another thread while the catalogs and the log load ([`Loader::run`]). Its rejected rows
+/// wait here, in file order, until the loader files them at the triples' turn.
+pub(super) struct ReadTriples {
+    path: PathBuf,
+    /// The file's rows (read plus rejected while reading).
+    total_rows: usize,
+    /// Rows rejected while reading, then rows rejected by the checks, in file order.
+    rejects: Vec<RowError>,
+    kg: KgData,
+}
 
-    /// Triples with non-empty head, relation and tail, and (when the spec lists them) an
-    /// allowed relation.
-    fn load_triples(&mut self, ks: &KgSpec, kg: &mut KgData) -> Result<()> {
-        let path = self.path(&ks.triples);
-        let t = self.open(&ks.triples)?;
-        let before = self.rejects.len();
+impl ReadTriples {
+    /// Reads the triples file of `ks` (relative to `dir`): rows with non-empty head,
+    /// relation and tail and (when the spec lists them) an allowed relation. Under
+    /// `on_error = "fail"` it stops once [`MAX_REPORTED_ERRORS`] rows are rejected, which
+    /// fails the load anyway.
+    pub(super) fn read(ks: &KgSpec, dir: &Path, policy: ErrorPolicy) -> Result<Self> {
+        let path = paths::resolve(dir, &ks.triples);
+        let t = read_table(&path, ks.triples.format)?;
         let cols: Vec<usize> = ks
             .columns
             .iter()
@@ -34,7 +38,14 @@ impl Loader<'_> {
             .relations
             .as_ref()
             .map(|r| r.iter().map(String::as_str).collect());
+        let mut kg = KgData::default();
+        let mut rejects = t.errors.clone();
+        let full =
+            |r: &Vec<RowError>| policy == ErrorPolicy::Fail && r.len() >= MAX_REPORTED_ERRORS;
         for r in 0..t.len() {
+            if full(&rejects) {
+                break;
+            }
             let (h, rel, tl) = (
                 t.cell(r, cols[0]).trim(),
                 t.cell(r, cols[1]).trim(),
@@ -45,18 +56,17 @@ impl Loader<'_> {
                 .into_iter()
                 .find(|(_, v)| v.is_empty())
             {
-                self.rejects
-                    .push(RowError::new(&path, line, &ks.columns[c], v, "empty value"))?;
+                rejects.push(RowError::new(&path, line, &ks.columns[c], v, "empty value"));
                 continue;
             }
             if allowed.as_ref().is_some_and(|a| !a.contains(rel)) {
-                self.rejects.push(RowError::new(
+                rejects.push(RowError::new(
                     &path,
                     line,
                     &ks.columns[1],
                     rel,
                     "relation not allowed by the spec's `kg.relations`",
-                ))?;
+                ));
                 continue;
             }
             let head = kg.entities.insert(h).0;
@@ -68,9 +78,35 @@ impl Loader<'_> {
                 tail,
             });
         }
-        let rejected = t.errors.len() + self.rejects.len() - before;
-        self.account(&path, t.total_rows(), rejected);
-        Ok(())
+        Ok(Self {
+            path,
+            total_rows: t.total_rows(),
+            rejects,
+            kg,
+        })
+    }
+}
+
+impl Loader<'_> {
+    /// Files the triples' rejected rows, then loads links (against the dataset's item ids),
+    /// then entity names.
+    pub(super) fn load_kg(
+        &mut self,
+        ks: &KgSpec,
+        triples: ReadTriples,
+        items: &Vocab,
+    ) -> Result<KgData> {
+        let rejected = triples.rejects.len();
+        for e in triples.rejects {
+            self.rejects.push(e)?;
+        }
+        self.account(&triples.path, triples.total_rows, rejected);
+        let mut kg = triples.kg;
+        self.load_links(ks, items, &mut kg)?;
+        if let Some(f) = &ks.entity_names {
+            self.load_entity_names(f, &mut kg)?;
+        }
+        Ok(kg)
     }
 
     /// Item-entity links: a known item, a non-empty entity, no duplicate pair.
