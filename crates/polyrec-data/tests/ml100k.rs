@@ -51,6 +51,29 @@ fn counts_match_the_files() -> Result<(), Box<dyn std::error::Error>> {
         ds.items.texts[toy].as_deref(),
         Some("Toy Story (1995). Genres: Animation Children's Comedy")
     );
+    // Every row's scenario (the age bucket) and gender label come from its user's row of
+    // ml-100k.user, read here on its own.
+    let users = std::fs::read_to_string(default_ml100k_dir().join("ml-100k.user"))?;
+    let mut of_user = std::collections::HashMap::new();
+    for line in users.lines().skip(1) {
+        let c: Vec<&str> = line.split('\t').collect();
+        let age: f64 = c[1].parse()?;
+        let bucket = if age <= 24.0 {
+            "age 1-24"
+        } else if age <= 34.0 {
+            "age 25-34"
+        } else {
+            "age 35+"
+        };
+        of_user.insert(c[0].to_string(), (bucket, f32::from(u8::from(c[2] == "F"))));
+    }
+    for r in 0..ds.interactions.len() {
+        let user = ds.users.ids.name(ds.interactions.user[r]);
+        let (bucket, female) = of_user[user];
+        let scenario = &ds.scenarios[ds.interactions.scenario[r] as usize];
+        assert_eq!(scenario, bucket, "row {r}, user {user}");
+        assert_eq!(ds.interactions.labels[2][r], female, "row {r}, user {user}");
+    }
     // like = rating >= 4 on every row.
     for (l, r) in ds.interactions.labels[0]
         .iter()

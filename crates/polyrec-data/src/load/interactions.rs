@@ -74,8 +74,18 @@ fn timestamp(v: f64) -> Option<i64> {
 struct InteractionLog<'c> {
     users: Option<&'c EntityTable>,
     items: Option<&'c EntityTable>,
+    /// Per task, the labels of the catalog it reads (`None`: read from the log, or not in
+    /// the catalog), looked up once instead of per row.
+    catalog_labels: Vec<Option<&'c [f32]>>,
+    /// When the scenario comes from a catalog (or is `all`): the scenario index of each
+    /// catalog row met so far ([`NOT_MET`] otherwise), so a row of a known user or item
+    /// skips the lookup of its scenario's name.
+    scenario_ids: Vec<u32>,
     read: ReadLog,
 }
+
+/// A catalog row whose scenario index is not known yet.
+const NOT_MET: u32 = u32::MAX;
 
 /// What reading the log gives: the rows, and the user and item ids they met.
 pub(super) struct ReadLog {
@@ -105,9 +115,24 @@ impl Loader<'_> {
         let t = self.open(&spec.interactions.file)?;
         let before = self.rejects.len();
         let cols = InteractionColumns::resolve(spec, items.is_some(), &t.header, &path)?;
+        let catalog_labels = spec
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(ti, task)| {
+                let catalog = match task.from {
+                    Source::User => users,
+                    Source::Item => items,
+                    Source::Interaction => None,
+                };
+                catalog.and_then(|c| c.labels.get(&ti)).map(Vec::as_slice)
+            })
+            .collect();
         let mut log = InteractionLog {
             users,
             items,
+            catalog_labels,
+            scenario_ids: Vec::new(),
             read: ReadLog {
                 user_ids: users.map_or_else(Vocab::new, |u| u.ids.clone()),
                 item_ids: items.map_or_else(Vocab::new, |i| i.ids.clone()),
@@ -155,15 +180,27 @@ impl Loader<'_> {
                 })?,
             None => 0,
         };
-        let scenario = match cols.scenario {
-            Some(c) => std::borrow::Cow::Owned(
+        // The catalog row the scenario comes from, and its index when already met.
+        let slot = match cols.scenario {
+            Some(_) => None,
+            None => log.scenario_slot(self.spec, user, &item),
+        };
+        let known = slot.and_then(|k| log.scenario_ids.get(k).copied().filter(|&s| s != NOT_MET));
+        let scenario = match (known, cols.scenario) {
+            (Some(_), _) => std::borrow::Cow::Borrowed(""),
+            (None, Some(c)) => std::borrow::Cow::Owned(
                 self.scenario_of(at.fields[c])
                     .map_err(|reason| at.reject_column(c, format!("scenario: {reason}")))?,
             ),
-            None => std::borrow::Cow::Borrowed(log.catalog_scenario(self.spec, user, &item)),
+            (None, None) => {
+                std::borrow::Cow::Borrowed(log.catalog_scenario(self.spec, user, &item))
+            }
         };
         self.interaction_labels(log, cols, at, user, &item, labels)?;
-        if self.scenarios.len() >= MAX_SCENARIOS && self.scenarios.get(&scenario).is_none() {
+        if known.is_none()
+            && self.scenarios.len() >= MAX_SCENARIOS
+            && self.scenarios.get(&scenario).is_none()
+        {
             let reason = self.limit(format!(
                 "more than {MAX_SCENARIOS} scenarios (a scenario id is 16 bits); group the \
                  values with `buckets` or pick a coarser field"
@@ -172,7 +209,19 @@ impl Loader<'_> {
             return Err(at.reject(field, &scenario, reason));
         }
         let item = log.accept_item(cols, at.fields, item);
-        let s = self.scenarios.insert(&scenario).0;
+        let s = match known {
+            Some(s) => s,
+            None => {
+                let s = self.scenarios.insert(&scenario).0;
+                if let Some(k) = slot {
+                    if log.scenario_ids.len() <= k {
+                        log.scenario_ids.resize(k + 1, NOT_MET);
+                    }
+                    log.scenario_ids[k] = s;
+                }
+                s
+            }
+        };
         let inter = &mut log.read.interactions;
         inter.user.push(user);
         inter.item.push(item);
@@ -209,15 +258,13 @@ impl Loader<'_> {
                 (Some(c), _) => self.label(ti, at.fields[*c]).map_err(|reason| {
                     at.reject_column(*c, format!("task `{}`: {reason}", self.spec.tasks[ti].name))
                 })?,
-                (None, Source::User) => log
-                    .users
-                    .and_then(|u| u.labels.get(&ti))
-                    .map_or(f32::NAN, |l| l[user as usize]),
+                (None, Source::User) => {
+                    log.catalog_labels[ti].map_or(f32::NAN, |l| l[user as usize])
+                }
                 (None, _) => match item {
-                    RowItem::Known(i) => log
-                        .items
-                        .and_then(|c| c.labels.get(&ti))
-                        .map_or(f32::NAN, |l| l[*i as usize]),
+                    RowItem::Known(i) => {
+                        log.catalog_labels[ti].map_or(f32::NAN, |l| l[*i as usize])
+                    }
                     RowItem::New(_) => f32::NAN,
                 },
             };
@@ -263,6 +310,19 @@ impl<'c> InteractionLog<'c> {
             }
             (None, None) if raw.is_empty() => Err(at.reject_column(cols.item, "empty item id")),
             (None, None) => Ok(RowItem::New(raw)),
+        }
+    }
+
+    /// The catalog row whose scenario a row takes (scenarios from a catalog, or `all`): its
+    /// user, its known item, or slot 0 for `all`; `None` for a new item.
+    fn scenario_slot(&self, spec: &DatasetSpec, user: u32, item: &RowItem<'_>) -> Option<usize> {
+        match spec.scenario.as_ref().map(|s| s.from) {
+            Some(Source::User) => Some(user as usize),
+            Some(Source::Item) => match item {
+                RowItem::Known(i) => Some(*i as usize),
+                RowItem::New(_) => None,
+            },
+            _ => Some(0),
         }
     }
 
