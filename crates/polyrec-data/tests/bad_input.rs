@@ -37,6 +37,16 @@ fn corrupt(file: &str, line: usize, text: &[u8]) -> tempfile::TempDir {
     dir
 }
 
+/// Rewrites a text file line by line.
+fn edit_lines(path: &Path, edit: impl FnOnce(&mut Vec<String>)) -> std::io::Result<()> {
+    let mut lines: Vec<String> = std::fs::read_to_string(path)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    edit(&mut lines);
+    std::fs::write(path, lines.join("\n"))
+}
+
 fn first_error(file: &str, line: usize, text: &[u8]) -> String {
     let dir = corrupt(file, line, text);
     match Dataset::load_spec(&spec(), dir.path()) {
@@ -180,13 +190,9 @@ fn skip_accounts_for_every_row() -> Result<(), Box<dyn std::error::Error>> {
 #[test]
 fn log_and_triple_rejects_keep_file_order() -> Result<(), Box<dyn std::error::Error>> {
     let dir = corrupt("ml-100k.kg", 7, b"m.04ctbw8\t\tm.0bln8");
-    let kg = dir.path().join("ml-100k.kg");
-    let mut lines: Vec<String> = std::fs::read_to_string(&kg)?
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines[2] = "\tfilm.film.actor\tm.02vxxgs".into();
-    std::fs::write(&kg, lines.join("\n"))?;
+    edit_lines(&dir.path().join("ml-100k.kg"), |lines| {
+        lines[2] = "\tfilm.film.actor\tm.02vxxgs".into();
+    })?;
     let inter = dir.path().join("ml-100k.inter");
     let text = std::fs::read_to_string(&inter)?.replacen(
         "186\t302\t3\t891717742",
@@ -249,16 +255,12 @@ fn log_and_triple_rejects_keep_file_order() -> Result<(), Box<dyn std::error::Er
 #[test]
 fn many_bad_triples_fail_with_the_first() -> Result<(), Box<dyn std::error::Error>> {
     let dir = corrupt("ml-100k.kg", 2, b"m.x\tfilm.film.actor\tm.y");
-    let kg = dir.path().join("ml-100k.kg");
-    let mut lines: Vec<String> = std::fs::read_to_string(&kg)?
-        .lines()
-        .map(str::to_string)
-        .collect();
     // Rows 2..=501 lose their head (an empty value, found by the triples' checks).
-    for l in lines.iter_mut().skip(1).take(500) {
-        *l = format!("\t{}", l.split_once('\t').map_or("", |(_, rest)| rest));
-    }
-    std::fs::write(&kg, lines.join("\n"))?;
+    edit_lines(&dir.path().join("ml-100k.kg"), |lines| {
+        for l in lines.iter_mut().skip(1).take(500) {
+            *l = format!("\t{}", l.split_once('\t').map_or("", |(_, rest)| rest));
+        }
+    })?;
     match Dataset::load_spec(&spec(), dir.path()) {
         Err(Error::InvalidRows { errors, total }) => {
             assert_eq!(total, polyrec_data::MAX_REPORTED_ERRORS);
