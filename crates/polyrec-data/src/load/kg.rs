@@ -28,7 +28,8 @@ impl ReadTriples {
     /// fails the load anyway.
     pub(super) fn read(ks: &KgSpec, dir: &Path, policy: ErrorPolicy) -> Result<Self> {
         let path = paths::resolve(dir, &ks.triples);
-        let t = read_table(&path, ks.triples.format)?;
+        let mut t = read_table(&path, ks.triples.format)?;
+        let total_rows = t.total_rows();
         let cols: Vec<usize> = ks
             .columns
             .iter()
@@ -39,7 +40,7 @@ impl ReadTriples {
             .as_ref()
             .map(|r| r.iter().map(String::as_str).collect());
         let mut kg = KgData::default();
-        let mut rejects = t.errors.clone();
+        let mut rejects = std::mem::take(&mut t.errors);
         let full =
             |r: &Vec<RowError>| policy == ErrorPolicy::Fail && r.len() >= MAX_REPORTED_ERRORS;
         for r in 0..t.len() {
@@ -80,7 +81,7 @@ impl ReadTriples {
         }
         Ok(Self {
             path,
-            total_rows: t.total_rows(),
+            total_rows,
             rejects,
             kg,
         })
