@@ -2,7 +2,7 @@
 //! (`embeddings.word_embeddings.weight`, `encoder.layer.3.attention.self.query.bias`, ...).
 
 use tch::nn::{self, Module};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use crate::config::BertConfig;
 use crate::kernels;
@@ -138,19 +138,9 @@ impl Layer {
         }
     }
 
-    /// Context of the self-attention sublayer, `[batch, seq, hidden]`.
+    /// Context of the self-attention sublayer, `[batch, seq, hidden]`, through libtorch's
+    /// attention.
     fn attention(&self, xs: &Tensor, mask: &Mask, projection: Projection<'_>, p: f64) -> Tensor {
-        // The CPU kernel has no dropout: only for inference (`p == 0`).
-        if let Projection::Stacked(f) = projection
-            && p == 0.0
-        {
-            let heads = usize::try_from(self.heads).unwrap_or(0);
-            let keys = mask.keys.as_deref();
-            let pack = Some(&f.packs.qkv);
-            if let Some(ctx) = kernels::self_attention(xs, &f.weight, &f.bias, heads, keys, pack) {
-                return ctx;
-            }
-        }
         let (b, s, h) = xs.size3().unwrap_or((0, 0, 0));
         let (q, k, v) = self.qkv(xs, projection);
         let ctx = Tensor::scaled_dot_product_attention(
@@ -176,33 +166,72 @@ impl Layer {
     ) -> Tensor {
         let p = if train { dropout } else { 0.0 };
         let ctx = self.attention(xs, mask, projection, p);
-        // The packed weights of the inference path (see `kernels::PackCache`).
-        let packs = match projection {
-            Projection::Stacked(f) => Some(&f.packs),
-            Projection::Separate => None,
+        if !train {
+            // The packed weights of the inference path (see `kernels::PackCache`).
+            let packs = match projection {
+                Projection::Stacked(f) => Some(&f.packs),
+                Projection::Separate => None,
+            };
+            return self.finish(&ctx, xs, packs);
+        }
+        let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
+        let a = self.attn_norm.forward(&a);
+        let inter = self.intermediate.forward(&a);
+        let inter = match self.act.as_str() {
+            "relu" => inter.relu(),
+            "gelu_new" | "gelu_pytorch_tanh" => inter.gelu("tanh"),
+            _ => inter.gelu("none"),
         };
-        let a = if train {
-            let a = self.attn_out.forward(&ctx).dropout(dropout, train) + xs;
-            self.attn_norm.forward(&a)
-        } else {
-            let pack = packs.map(|p| &p.attn_out);
-            kernels::linear_residual_norm(&ctx, &self.attn_out, xs, &self.attn_norm, self.eps, pack)
-        };
+        let out = self.output.forward(&inter).dropout(dropout, train) + a;
+        self.out_norm.forward(&out)
+    }
+
+    /// The layer at inference over the real tokens of a batch, `[tokens, hidden]`, the
+    /// sequences one after another (`lengths` tokens each): the attention kernel where it
+    /// applies, else libtorch's attention one sequence at a time.
+    fn forward_real_tokens(&self, xs: &Tensor, lengths: &[usize], f: &StackedQkv) -> Tensor {
+        let heads = usize::try_from(self.heads).unwrap_or(0);
+        let pack = Some(&f.packs.qkv);
+        let ctx = kernels::self_attention(xs, lengths, &f.weight, &f.bias, heads, pack)
+            .unwrap_or_else(|| self.attention_by_sequence(xs, lengths, f));
+        self.finish(&ctx, xs, Some(&f.packs))
+    }
+
+    /// [`Layer::attention`] of each sequence of `xs` (as in
+    /// [`Layer::forward_real_tokens`]) alone, nothing masked.
+    fn attention_by_sequence(&self, xs: &Tensor, lengths: &[usize], f: &StackedQkv) -> Tensor {
+        let unmasked = Mask { bias: None };
+        let mut at = 0;
+        let mut parts = Vec::with_capacity(lengths.len());
+        for &len in lengths {
+            let len = i64::try_from(len).unwrap_or(0);
+            if len > 0 {
+                let x = xs.narrow(0, at, len).unsqueeze(0);
+                let ctx = self.attention(&x, &unmasked, Projection::Stacked(f), 0.0);
+                parts.push(ctx.squeeze_dim(0));
+            }
+            at += len;
+        }
+        if parts.is_empty() {
+            return xs.zeros_like();
+        }
+        Tensor::cat(&parts, 0)
+    }
+
+    /// The rest of the layer at inference, from the attention's context `ctx` of the
+    /// layer's input `xs` (rows of any layout): the output projection, residual and norm,
+    /// the feed-forward block, residual and norm, on the fused kernels.
+    fn finish(&self, ctx: &Tensor, xs: &Tensor, packs: Option<&LayerPacks>) -> Tensor {
+        let pack = packs.map(|p| &p.attn_out);
+        let a =
+            kernels::linear_residual_norm(ctx, &self.attn_out, xs, &self.attn_norm, self.eps, pack);
         let inter = match self.act.as_str() {
             "relu" => self.intermediate.forward(&a).relu(),
             "gelu_new" | "gelu_pytorch_tanh" => self.intermediate.forward(&a).gelu("tanh"),
-            _ if !train => {
-                kernels::linear_gelu(&a, &self.intermediate, packs.map(|p| &p.intermediate))
-            }
-            _ => self.intermediate.forward(&a).gelu("none"),
+            _ => kernels::linear_gelu(&a, &self.intermediate, packs.map(|p| &p.intermediate)),
         };
-        if train {
-            let out = self.output.forward(&inter).dropout(dropout, train) + a;
-            self.out_norm.forward(&out)
-        } else {
-            let pack = packs.map(|p| &p.output);
-            kernels::linear_residual_norm(&inter, &self.output, &a, &self.out_norm, self.eps, pack)
-        }
+        let pack = packs.map(|p| &p.output);
+        kernels::linear_residual_norm(&inter, &self.output, &a, &self.out_norm, self.eps, pack)
     }
 
     /// Every parameter the inference weights are made from.
@@ -233,34 +262,23 @@ impl Layer {
     }
 }
 
-/// Where attention may look. Additive biases: 0 where attended, a large negative number
+/// Where attention may look. An additive bias: 0 where attended, a large negative number
 /// where padded; none at all when nothing is padded (attention then skips the masking).
 struct Mask {
     /// `[batch, 1, 1, seq]`, for libtorch's attention.
     bias: Option<Tensor>,
-    /// `[batch * seq]`, for the CPU kernel (only made for it).
-    keys: Option<Vec<f32>>,
 }
 
 impl Mask {
-    fn new(attention_mask: &Tensor, kind: Kind, for_kernel: bool) -> Self {
+    fn new(attention_mask: &Tensor, kind: Kind) -> Self {
         let padded = attention_mask.numel() > 0
             && !bool::try_from(attention_mask.ne(0).all()).unwrap_or(false);
         if !padded {
-            return Self {
-                bias: None,
-                keys: None,
-            };
+            return Self { bias: None };
         }
         let m = attention_mask.to_kind(kind);
         let bias = ((m.ones_like() - m).unsqueeze(1).unsqueeze(1) * -1e4).to_kind(kind);
-        let keys = (for_kernel && bias.device() == tch::Device::Cpu)
-            .then(|| Vec::<f32>::try_from(bias.to_kind(Kind::Float).reshape([-1])).ok())
-            .flatten();
-        Self {
-            bias: Some(bias),
-            keys,
-        }
+        Self { bias: Some(bias) }
     }
 }
 
@@ -413,7 +431,15 @@ impl BertModel {
         let mut h = self
             .embeddings
             .forward_t(ids, &type_ids, self.dropout, train);
-        let mask = Mask::new(attention_mask, h.kind(), !stacked.is_empty() && !train);
+        if !train
+            && stacked.len() == self.layers.len()
+            && h.device() == Device::Cpu
+            && h.kind() == Kind::Float
+            && let Some(out) = self.run_real_tokens(&h, attention_mask, stacked)
+        {
+            return out;
+        }
+        let mask = Mask::new(attention_mask, h.kind());
         for (i, layer) in self.layers.iter().enumerate() {
             let projection = stacked
                 .get(i)
@@ -423,12 +449,58 @@ impl BertModel {
         h
     }
 
+    /// The layers at inference on the CPU over the real tokens only: the rows the mask
+    /// keeps are gathered into `[tokens, hidden]`, sequence after sequence, so no product,
+    /// norm or attention runs on padding; the result is scattered back into
+    /// `[batch, seq, hidden]` with zeros where the mask is 0. `None` when the mask is not
+    /// `[batch, seq]` of `h`.
+    fn run_real_tokens(
+        &self,
+        h: &Tensor,
+        attention_mask: &Tensor,
+        stacked: &[StackedQkv],
+    ) -> Option<Tensor> {
+        let (b, s, hidden) = h.size3().ok()?;
+        if attention_mask.size() != [b, s] {
+            return None;
+        }
+        let keep = Vec::<bool>::try_from(attention_mask.ne(0).reshape([-1])).ok()?;
+        let seq = usize::try_from(s).ok()?.max(1);
+        let lengths: Vec<usize> = keep
+            .chunks(seq)
+            .map(|row| row.iter().filter(|&&k| k).count())
+            .collect();
+        let rows = h.reshape([b * s, hidden]);
+        let every = keep.iter().all(|&k| k);
+        let positions: Vec<i64> = (0..b * s).filter(|&i| keep[i as usize]).collect();
+        let index = Tensor::from_slice(&positions);
+        if positions.is_empty() {
+            return Some(h.zeros_like());
+        }
+        let mut x = if every {
+            rows
+        } else {
+            rows.index_select(0, &index)
+        };
+        for (layer, f) in self.layers.iter().zip(stacked) {
+            x = layer.forward_real_tokens(&x, &lengths, f);
+        }
+        if every {
+            return Some(x.view([b, s, hidden]));
+        }
+        Some(
+            Tensor::zeros([b * s, hidden], (x.kind(), x.device()))
+                .index_copy(0, &index, &x)
+                .view([b, s, hidden]),
+        )
+    }
+
     /// Token states after the embeddings and the lower `layers` transformer layers, for
     /// inference (no dropout): the fixed input of a [`BertTop`] that fine-tunes the rest.
     pub fn forward_lower(&self, ids: &Tensor, attention_mask: &Tensor, layers: usize) -> Tensor {
         let type_ids = ids.zeros_like();
         let mut h = self.embeddings.forward_t(ids, &type_ids, 0.0, false);
-        let mask = Mask::new(attention_mask, h.kind(), false);
+        let mask = Mask::new(attention_mask, h.kind());
         for layer in self.layers.iter().take(layers) {
             h = layer.forward_t(&h, &mask, Projection::Separate, 0.0, false);
         }
@@ -460,7 +532,8 @@ enum Weights<'a> {
 impl BertInference<'_> {
     /// Token embeddings `[batch, seq, hidden]` for token ids and a 0/1 attention mask
     /// (both `[batch, seq]`, int64); no dropout and no gradients. Matches
-    /// [`BertModel::forward_t`] without `train` to float rounding.
+    /// [`BertModel::forward_t`] without `train` to float rounding at every position the mask
+    /// keeps; on the CPU the positions it leaves out are not computed and hold zeros.
     pub fn forward(&self, ids: &Tensor, attention_mask: &Tensor) -> Tensor {
         let stacked = match &self.weights {
             Weights::Kept(kept) => kept.as_ref().map_or(&[][..], |p| &p.stacked[..]),
@@ -497,7 +570,7 @@ impl BertTop {
     /// Token states `[batch, seq, hidden]` from lower states of the same shape and a 0/1
     /// attention mask `[batch, seq]`; dropout when `train`.
     pub fn forward_t(&self, states: &Tensor, attention_mask: &Tensor, train: bool) -> Tensor {
-        let mask = Mask::new(attention_mask, states.kind(), false);
+        let mask = Mask::new(attention_mask, states.kind());
         let mut h = states.shallow_clone();
         for layer in &self.layers {
             h = layer.forward_t(&h, &mask, Projection::Separate, self.dropout, train);

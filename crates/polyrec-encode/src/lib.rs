@@ -14,9 +14,10 @@
 //! tracking at inference, and an [`EmbeddingCache`] so repeated texts are not recomputed.
 //! Inference ([`BertModel::inference`], a [`BertInference`]) also stacks each layer's
 //! query/key/value weights into one product, drops the attention mask when a batch has no
-//! padding, and on the CPU finishes each linear layer in one fused pass per row (bias +
-//! exact GELU; bias + residual + layer norm) instead of libtorch's separate bias copy,
-//! activation, add and norm. Training ([`BertModel::forward_t`]) keeps libtorch's ops.
+//! padding, and on the CPU runs the layers over the batch's real tokens only (no product,
+//! norm or attention on padding) and finishes each linear layer in one fused pass per row
+//! (bias + exact GELU; bias + residual + layer norm) instead of libtorch's separate bias
+//! copy, activation, add and norm. Training ([`BertModel::forward_t`]) keeps libtorch's ops.
 //!
 //! ```no_run
 //! use polyrec_encode::{EncoderOptions, SentenceEncoder, TextEncoder};

@@ -474,7 +474,9 @@ fn passes_on_one_model_never_wait_on_each_other() -> Result<(), Box<dyn std::err
     let model = BertModel::new(&vs.root(), &config);
     let ids = Tensor::from_slice(&[3i64, 9, 17, 4, 0, 0, 21, 5, 8, 11, 12, 2]).view([2, 6]);
     let mask = ids.ne(0).to_kind(Kind::Int64);
-    let values = |t: Tensor| Vec::<f32>::try_from(t.contiguous().view([-1]));
+    // Positions the mask leaves out are zeros on the inference path (not computed).
+    let kept = mask.unsqueeze(-1).to_kind(Kind::Float);
+    let values = |t: Tensor| Vec::<f32>::try_from((t * &kept).contiguous().view([-1]));
     let first = model.inference();
     let second = model.inference();
     let (a, b) = (
@@ -484,7 +486,16 @@ fn passes_on_one_model_never_wait_on_each_other() -> Result<(), Box<dyn std::err
     drop(first);
     drop(second);
     // Once both are gone, the next pass takes the kept weights again.
-    let c = values(model.inference().forward(&ids, &mask))?;
+    let raw = model.inference().forward(&ids, &mask);
+    let left_out = (raw.shallow_clone() * (kept.ones_like() - &kept))
+        .abs()
+        .sum(Kind::Double);
+    assert_eq!(
+        f64::try_from(left_out)?,
+        0.0,
+        "positions left out hold zeros"
+    );
+    let c = values(raw)?;
     let want = values(tch::no_grad(|| model.forward_t(&ids, &mask, false)))?;
     for (name, got) in [("first", &a), ("second", &b), ("next", &c)] {
         let worst = max_abs_diff(got, &want);
