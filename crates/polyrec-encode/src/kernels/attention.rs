@@ -123,8 +123,7 @@ fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
     // Scratch, padded so every tile is whole (padding stays zero): for all heads, the
     // scaled queries qt [h, sq] and the keys kt [h, sk] transposed (so head `n` is rows
     // n d .. (n + 1) d); then per head pt [s, sq], the scores / probabilities transposed
-    // (key rows, query lanes), and per-query maxima and sums. Each is filled in a pass of
-    // its own, so the lines it writes stay in the first-level cache.
+    // (key rows, query lanes), and per-query maxima and sums.
     let sq = s.div_ceil(LANES) * LANES;
     let sk = s.div_ceil(ROWS) * ROWS;
     scratch.clear();
@@ -135,16 +134,8 @@ fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
     let (max, sum) = rest.split_at_mut(sq);
     let (bq, rest) = bias.split_at(h);
     let bv = &rest[h..];
-    for (j, row) in rows.chunks_exact(3 * h).enumerate() {
-        for (c, (x, b)) in row[..h].iter().zip(bq).enumerate() {
-            qt_all[c * sq + j] = (*x + *b) * scale;
-        }
-    }
-    for (j, row) in rows.chunks_exact(3 * h).enumerate() {
-        for (c, x) in row[h..2 * h].iter().enumerate() {
-            kt_all[c * sk + j] = *x;
-        }
-    }
+    transpose(rows, 3 * h, 0, h, qt_all, sq, |c, x| (x + bq[c]) * scale);
+    transpose(rows, 3 * h, h, h, kt_all, sk, |_, x| x);
     for head in 0..heads {
         let qt = &qt_all[head * d * sq..(head + 1) * d * sq];
         let kt = &kt_all[head * d * sk..(head + 1) * d * sk];
@@ -162,7 +153,8 @@ fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
         max.fill(f32::NEG_INFINITY);
         for p in pt.chunks_exact(sq) {
             for (p, m) in p.iter().zip(max.iter_mut()) {
-                *m = if *p > *m { *p } else { *m };
+                // A select, not a conditional store (which compiles to masked stores).
+                *m = m.max(*p);
             }
         }
         sum.fill(0.0);
@@ -199,6 +191,46 @@ fn attend_portable(x: &Sequence<'_>, ctx: &mut [f32], scratch: &mut Vec<f32>) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `dst[c ldd + j] = f(c, src[j lds + at + c])` for `c < width` and every row `j` of `src`
+/// (`src.len() / lds` rows): in blocks of `T x T`, each read as `T` runs of a row and
+/// written as `T` runs of a column, so reads and writes both run along memory.
+#[inline(always)]
+fn transpose(
+    src: &[f32],
+    lds: usize,
+    at: usize,
+    width: usize,
+    dst: &mut [f32],
+    ldd: usize,
+    f: impl Fn(usize, f32) -> f32,
+) {
+    const T: usize = 8;
+    let rows = src.len() / lds;
+    let (whole_rows, whole_cols) = (rows / T * T, width / T * T);
+    for j0 in (0..whole_rows).step_by(T) {
+        for c0 in (0..whole_cols).step_by(T) {
+            let mut block = [[0.0f32; T]; T];
+            for (r, b) in block.iter_mut().enumerate() {
+                let from = (j0 + r) * lds + at + c0;
+                b.copy_from_slice(&src[from..from + T]);
+            }
+            for c in 0..T {
+                let out = &mut dst[(c0 + c) * ldd + j0..][..T];
+                for (o, b) in out.iter_mut().zip(&block) {
+                    *o = f(c0 + c, b[c]);
+                }
+            }
+        }
+    }
+    // The edges: the last rows, and the last columns of the others.
+    for j in 0..rows {
+        let first = if j < whole_rows { whole_cols } else { 0 };
+        for c in first..width {
+            dst[c * ldd + j] = f(c, src[j * lds + at + c]);
         }
     }
 }
@@ -241,14 +273,16 @@ mod tests {
     fn self_attention_matches_libtorch_for_any_head_size_length_and_padding() {
         tch::manual_seed(11);
         let opts = (Kind::Float, Device::Cpu);
-        // (batch, seq, hidden, heads): head sizes 32, 24 (not a whole vector), 64 and 1;
-        // lengths below, at and above the tile sizes.
+        // (batch, seq, hidden, heads): head sizes 32, 24 (not a whole vector), 64, 1 and 5
+        // (a hidden size that is not a whole transposed block); lengths below, at and
+        // above the tile sizes.
         for (b, s, h, heads) in [
             (2, 1, 64, 2),
             (3, 7, 96, 4),
             (2, 17, 128, 2),
             (4, 40, 384, 12),
             (1, 33, 8, 8),
+            (3, 11, 20, 4),
         ] {
             tch::no_grad(|| {
                 let x = Tensor::randn([b, s, h], opts);
